@@ -1,0 +1,86 @@
+#include "engine/autograd.h"
+
+#include <unordered_set>
+
+#include "engine/backend.h"
+
+namespace steady {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>()) {
+  node_->value = std::move(value);
+  node_->requires_grad = requires_grad;
+}
+
+Var Var::make(Tensor value, const char* op, std::vector<Var> inputs,
+              std::function<void(Node& self)> backward) {
+  Var out(std::move(value), false);
+  out.node_->op = op;
+  if (!g_grad_enabled) return out;
+  bool needs = false;
+  for (const Var& v : inputs) needs = needs || v.requires_grad();
+  if (!needs) return out;
+  out.node_->requires_grad = true;
+  out.node_->inputs.reserve(inputs.size());
+  for (const Var& v : inputs) out.node_->inputs.push_back(v.node_);
+  out.node_->backward = std::move(backward);
+  return out;
+}
+
+void accumulate_grad(Node& node, const Tensor& g) {
+  if (!node.requires_grad) return;
+  STEADY_CHECK(g.shape() == node.value.shape(), "autograd: gradient ", g.str(), " for ",
+               node.value.str(), " from op ", node.op);
+  if (!node.grad.defined()) {
+    node.grad = g.clone();
+  } else {
+    backend_of(node.grad).accumulate(node.grad, g, 1.0);
+  }
+}
+
+void backward(const Var& loss) {
+  STEADY_CHECK(loss.defined() && loss.value().numel() == 1, "backward: the loss must have one ",
+               "element, got ", loss.defined() ? loss.value().str() : "undefined");
+  if (!loss.requires_grad()) return;
+  // Iterative post-order DFS: deep networks must not overflow the stack.
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<Node*, size_t>> stack{{loss.node().get(), 0}};
+  seen.insert(loss.node().get());
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      Node* in = node->inputs[next++].get();
+      if (in->requires_grad && !seen.count(in)) {
+        seen.insert(in);
+        stack.push_back({in, 0});
+      }
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  Node& root = *loss.node();
+  Tensor seed = Tensor::full(root.value.shape(), 1.0, root.value.device(), root.value.dtype());
+  accumulate_grad(root, seed);
+  NoGradGuard no_grad;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* n = *it;
+    if (n->backward && n->grad.defined()) n->backward(*n);
+    // Free what this step captured; interior gradients are not needed any more either.
+    n->backward = nullptr;
+    if (!n->inputs.empty()) {
+      n->inputs.clear();
+      if (n != &root) n->grad = Tensor();
+    }
+  }
+}
+
+}  // namespace steady

@@ -1,0 +1,46 @@
+#include "engine/backend.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/cpu/cpu_backend.h"
+
+namespace steady {
+
+Backend& cpu_backend() {
+  static CpuBackend cpu;
+  return cpu;
+}
+
+Backend& backend(Device d) { return d == Device::CPU ? cpu_backend() : cuda_backend(); }
+
+Device parse_device(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda") {
+    cuda_backend();  // throws a clear error when there is none
+    return Device::CUDA;
+  }
+  if (name == "auto") return cuda_available() ? Device::CUDA : Device::CPU;
+  fail("--device must be auto, cpu or cuda, got '", name, "'");
+}
+
+// ---- CpuBackend memory: 64-byte aligned for vector loads.
+Device CpuBackend::device() const { return Device::CPU; }
+
+void* CpuBackend::alloc(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) fail("out of host memory allocating ", bytes, " bytes");
+  return p;
+}
+
+void CpuBackend::free(void* ptr, size_t) { std::free(ptr); }
+
+void CpuBackend::copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
+  STEADY_ASSERT(dst_dev == Device::CPU && src_dev == Device::CPU);
+  std::memcpy(dst, src, bytes);
+}
+
+void CpuBackend::synchronize() {}
+
+}  // namespace steady

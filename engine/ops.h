@@ -1,0 +1,47 @@
+// The differentiable op set: each function computes its value through backend(device) and
+// records how to push gradients back. These are what models and losses are written with.
+#pragma once
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/backend.h"
+
+namespace steady {
+
+// Running statistics of one batch-norm layer; they live in the model's buffer store.
+struct BatchNormState {
+  Tensor running_mean, running_var;  // [C]
+  float momentum = 0.1f, eps = 1e-5f;
+};
+
+Var conv2d(const Var& x, const Var& w, const Var& b, int stride = 1, int pad = 0);
+Var conv_transpose2d(const Var& x, const Var& w, const Var& b, int stride = 1, int pad = 0,
+                     int output_pad = 0);
+Var max_pool2d(const Var& x, int k, int stride);
+Var upsample_nearest2d(const Var& x, int factor);
+Var resize_bilinear(const Var& x, int out_h, int out_w);
+Var concat_channels(const std::vector<Var>& xs);
+Var slice_channels(const Var& x, int64_t begin, int64_t end);
+// training: batch statistics, updates state's running statistics; else running statistics.
+Var batch_norm(const Var& x, const Var& gamma, const Var& beta, BatchNormState& state,
+               bool training);
+
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var scale(const Var& x, double s);           // s * x
+Var scale_shift(const Var& x, double s, double t);  // s * x + t
+Var relu(const Var& x);
+Var leaky_relu(const Var& x, float slope = 0.01f);
+Var sigmoid(const Var& x);
+Var tanh(const Var& x);
+Var exp(const Var& x);
+Var log(const Var& x);
+Var sum(const Var& x);   // [1]
+Var mean(const Var& x);  // [1]
+Var mse(const Var& a, const Var& b);  // mean((a - b)^2), [1]
+
+// Bilinear affine warp per sample (matrix [N,6], a constant); gradient through the exact adjoint.
+Var warp_affine(const Var& x, const Tensor& matrix);
+
+}  // namespace steady

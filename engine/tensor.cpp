@@ -1,0 +1,189 @@
+#include "engine/tensor.h"
+
+#include <cstring>
+#include <sstream>
+
+#include "engine/backend.h"
+
+namespace steady {
+
+const char* device_name(Device d) { return d == Device::CUDA ? "cuda" : "cpu"; }
+const char* dtype_name(DType t) { return t == DType::F64 ? "f64" : "f32"; }
+
+std::string shape_str(const Shape& s) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << "]";
+  return os.str();
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+Storage::Storage(size_t bytes_, Device device_) : bytes(bytes_), device(device_) {
+  ptr = backend(device).alloc(bytes);
+}
+Storage::~Storage() {
+  if (ptr) backend(device).free(ptr, bytes);
+}
+
+Tensor Tensor::empty(const Shape& shape, Device device, DType dtype) {
+  for (int64_t d : shape) STEADY_CHECK(d >= 0, "tensor: negative dimension in ", shape_str(shape));
+  STEADY_CHECK(!(device == Device::CUDA && dtype == DType::F64),
+               "tensor: f64 exists on the CPU only");
+  Tensor t;
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.storage_ = std::make_shared<Storage>(std::max<size_t>(1, shape_numel(shape) * dtype_size(dtype)),
+                                         device);
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, Device device, DType dtype) {
+  return full(shape, 0.0, device, dtype);
+}
+
+Tensor Tensor::full(const Shape& shape, double value, Device device, DType dtype) {
+  Tensor t = empty(shape, device, dtype);
+  backend(device).fill(t, value);
+  return t;
+}
+
+Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& shape, Device device) {
+  STEADY_CHECK((int64_t)v.size() == shape_numel(shape), "from_vector: ", v.size(),
+               " values for shape ", shape_str(shape));
+  Tensor t = empty(shape, device, DType::F32);
+  backend(device).copy(t.raw(), device, v.data(), Device::CPU, v.size() * sizeof(float));
+  return t;
+}
+
+Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& shape, Device device,
+                           DType dtype) {
+  STEADY_CHECK((int64_t)v.size() == shape_numel(shape), "from_vector: ", v.size(),
+               " values for shape ", shape_str(shape));
+  if (dtype == DType::F32) return from_vector(std::vector<float>(v.begin(), v.end()), shape, device);
+  Tensor t = empty(shape, device, DType::F64);
+  std::memcpy(t.raw(), v.data(), v.size() * sizeof(double));
+  return t;
+}
+
+int64_t Tensor::size(int d) const {
+  int nd = dim();
+  if (d < 0) d += nd;
+  STEADY_CHECK(d >= 0 && d < nd, "tensor: dimension ", d, " out of range for ", shape_str(shape_));
+  return shape_[d];
+}
+
+std::string Tensor::str() const {
+  if (!defined()) return "undefined";
+  return std::string(dtype_name(dtype_)) + shape_str(shape_) + " on " + device_name(device());
+}
+
+template <> float* Tensor::data<float>() {
+  STEADY_CHECK(defined() && dtype_ == DType::F32, "tensor: asked for f32 data of ", str());
+  return static_cast<float*>(raw());
+}
+template <> const float* Tensor::data<float>() const {
+  STEADY_CHECK(defined() && dtype_ == DType::F32, "tensor: asked for f32 data of ", str());
+  return static_cast<const float*>(raw());
+}
+template <> double* Tensor::data<double>() {
+  STEADY_CHECK(defined() && dtype_ == DType::F64, "tensor: asked for f64 data of ", str());
+  return static_cast<double*>(raw());
+}
+template <> const double* Tensor::data<double>() const {
+  STEADY_CHECK(defined() && dtype_ == DType::F64, "tensor: asked for f64 data of ", str());
+  return static_cast<const double*>(raw());
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+  STEADY_CHECK(shape_numel(shape) == numel(), "reshape: ", str(), " cannot become ",
+               shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = shape;
+  return t;
+}
+
+Tensor Tensor::view(int64_t offset, const Shape& shape) const {
+  STEADY_CHECK(offset >= 0 && offset + shape_numel(shape) <= numel(), "view: ", shape_str(shape),
+               " at offset ", offset, " does not fit in ", str());
+  Tensor t = *this;
+  t.offset_ = offset_ + offset;
+  t.shape_ = shape;
+  return t;
+}
+
+Tensor Tensor::to(Device d) const {
+  if (d == device()) return *this;
+  Tensor t = empty(shape_, d, dtype_);
+  t.copy_from(*this);
+  return t;
+}
+
+Tensor Tensor::to(DType dt) const {
+  if (dt == dtype_) return *this;
+  STEADY_CHECK(device() == Device::CPU, "tensor: dtype conversion runs on the CPU only, got ",
+               str());
+  Tensor t = empty(shape_, Device::CPU, dt);
+  int64_t n = numel();
+  if (dt == DType::F64) {
+    const float* s = data<float>();
+    double* o = t.data<double>();
+    for (int64_t i = 0; i < n; ++i) o[i] = s[i];
+  } else {
+    const double* s = data<double>();
+    float* o = t.data<float>();
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<float>(s[i]);
+  }
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t = empty(shape_, device(), dtype_);
+  t.copy_from(*this);
+  return t;
+}
+
+void Tensor::copy_from(const Tensor& src) {
+  STEADY_CHECK(shape_ == src.shape_ && dtype_ == src.dtype_, "copy: ", src.str(), " into ",
+               str());
+  if (numel() == 0) return;
+  // The non-CPU side does the copy (it knows its own stream).
+  Backend& b = device() == Device::CUDA ? backend(Device::CUDA) : backend(src.device());
+  b.copy(raw(), device(), src.raw(), src.device(), nbytes());
+}
+
+std::vector<double> Tensor::to_host() const {
+  Tensor h = to(Device::CPU);
+  if (dtype_ == DType::F32) h = h.to(DType::F64);
+  const double* p = h.data<double>();
+  return std::vector<double>(p, p + numel());
+}
+
+double Tensor::item() const {
+  STEADY_CHECK(numel() == 1, "item: ", str(), " has more than one element");
+  return to_host()[0];
+}
+
+void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
+  STEADY_CHECK(a.defined() && b.defined(), op, ": undefined tensor");
+  STEADY_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype(), op, ": shapes differ, ", a.str(),
+               " vs ", b.str());
+  check_same_device(op, a, b);
+}
+
+void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  STEADY_CHECK(a.device() == b.device(), op, ": tensors on different devices, ", a.str(), " vs ",
+               b.str());
+}
+
+void check_dim(const char* op, const Tensor& t, int dim, const char* what) {
+  STEADY_CHECK(t.defined() && t.dim() == dim, op, ": ", what, " must have ", dim,
+               " dimensions, got ", t.str());
+}
+
+}  // namespace steady
