@@ -1,0 +1,468 @@
+// CPU convolutions: conv2d and conv_transpose2d, forward and backward, float32 and float64.
+//
+// Everything is one plain convolution seen from three sides. Let the "image" side be the larger
+// tensor [N, C_im, H_im, W_im] and the "columns" side the smaller one [N, C_col, H_col, W_col],
+// w viewed as the matrix [C_col, C_im*k*k], and col = im2col(image) of shape [C_im*k*k, H_col*W_col]:
+//   forward_data:   columns = w * im2col(image)            (conv2d forward)
+//   backward_data:  image   = col2im(w^T * columns)        (conv2d grad_x, conv_transpose2d forward)
+//   weight grad:    gw     += columns * im2col(image)^T    (both grad_w)
+// conv2d's image side is x; conv_transpose2d's image side is its output, whose w [Ci,Co,k,k]
+// already is the [C_col, C_im, k, k] matrix above. So conv_transpose2d forward is conv2d's
+// backward-data and conv_transpose2d's grad_x is conv2d's forward.
+//
+// Threading (2-core machine, OpenBLAS built with pthreads): the batch is split over OpenMP
+// threads, each with its own im2col buffer, and OpenBLAS runs single-threaded inside, so the two
+// thread pools never compete. With one sample (or one thread) the loop is sequential and
+// OpenBLAS keeps its own threads. Measured on x [8,64,128,128], w [64,64,3,3], pad 1, F32 (see
+// the report in docs/BENCHMARKS.md when written): batch-parallel was the faster of the two.
+//
+// Tested by tests/test_ops/conv_reference.cpp against direct loops in double.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "engine/cpu/cpu_backend.h"
+
+namespace steady {
+namespace {
+
+// Shapes of one convolution, named from the image / columns sides described above.
+struct ConvGeometry {
+  int64_t batch = 0;
+  int64_t c_im = 0, h_im = 0, w_im = 0;     // image side
+  int64_t c_col = 0, h_col = 0, w_col = 0;  // columns side
+  int64_t k = 0, stride = 1, pad = 0;
+
+  int64_t image_plane() const { return h_im * w_im; }
+  int64_t col_plane() const { return h_col * w_col; }
+  int64_t image_sample() const { return c_im * image_plane(); }
+  int64_t col_sample() const { return c_col * col_plane(); }
+  int64_t col_rows() const { return c_im * k * k; }  // rows of the im2col matrix
+  // A 1x1, stride-1, unpadded convolution's im2col matrix is the image itself.
+  bool col_is_image() const { return k == 1 && stride == 1 && pad == 0; }
+  int64_t col_buffer_size() const { return col_is_image() ? 0 : col_rows() * col_plane(); }
+};
+
+// ---- BLAS: row-major GEMM C = alpha * op(A) * op(B) + beta * C
+inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                 int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+              (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                 const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
+                 double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+              (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+// The range [lo, hi) of output columns ow whose input column ow*stride - pad + kj lies inside
+// [0, width).
+inline void valid_range(int64_t kj, int64_t stride, int64_t pad, int64_t width, int64_t count,
+                        int64_t* lo, int64_t* hi) {
+  // smallest ow with ow*stride >= pad - kj, and first ow with ow*stride > width - 1 + pad - kj
+  int64_t first = pad - kj;
+  int64_t l = first <= 0 ? 0 : (first + stride - 1) / stride;
+  int64_t last = width - 1 + pad - kj;
+  int64_t h = last < 0 ? 0 : last / stride + 1;
+  *lo = std::min(l, count);
+  *hi = std::max(*lo, std::min(h, count));
+}
+
+// col[(c*k + ki)*k + kj][oh*w_col + ow] = image[c][oh*stride - pad + ki][ow*stride - pad + kj],
+// zero outside the image.
+template <class T>
+void im2col(const ConvGeometry& g, const T* image, T* col) {
+  const int64_t plane = g.col_plane();
+  for (int64_t c = 0; c < g.c_im; ++c) {
+    const T* channel = image + c * g.image_plane();
+    for (int64_t ki = 0; ki < g.k; ++ki) {
+      for (int64_t kj = 0; kj < g.k; ++kj) {
+        T* row = col + ((c * g.k + ki) * g.k + kj) * plane;
+        int64_t lo, hi;
+        valid_range(kj, g.stride, g.pad, g.w_im, g.w_col, &lo, &hi);
+        for (int64_t oh = 0; oh < g.h_col; ++oh) {
+          T* dst = row + oh * g.w_col;
+          const int64_t ih = oh * g.stride - g.pad + ki;
+          if (ih < 0 || ih >= g.h_im) {
+            std::fill(dst, dst + g.w_col, T(0));
+            continue;
+          }
+          std::fill(dst, dst + lo, T(0));
+          // input column of output column ow is base + ow*stride (inside for ow in [lo, hi))
+          const int64_t base = ih * g.w_im - g.pad + kj;
+          if (g.stride == 1) {
+            std::copy(channel + (base + lo), channel + (base + hi), dst + lo);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = channel[base + ow * g.stride];
+          }
+          std::fill(dst + hi, dst + g.w_col, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: image = 0, then every column entry is added back where it was read.
+template <class T>
+void col2im(const ConvGeometry& g, const T* col, T* image) {
+  const int64_t plane = g.col_plane();
+  std::fill(image, image + g.image_sample(), T(0));
+  for (int64_t c = 0; c < g.c_im; ++c) {
+    T* channel = image + c * g.image_plane();
+    for (int64_t ki = 0; ki < g.k; ++ki) {
+      for (int64_t kj = 0; kj < g.k; ++kj) {
+        const T* row = col + ((c * g.k + ki) * g.k + kj) * plane;
+        int64_t lo, hi;
+        valid_range(kj, g.stride, g.pad, g.w_im, g.w_col, &lo, &hi);
+        for (int64_t oh = 0; oh < g.h_col; ++oh) {
+          const int64_t ih = oh * g.stride - g.pad + ki;
+          if (ih < 0 || ih >= g.h_im) continue;
+          const T* src = row + oh * g.w_col;
+          const int64_t base = ih * g.w_im - g.pad + kj;
+          for (int64_t ow = lo; ow < hi; ++ow) channel[base + ow * g.stride] += src[ow];
+        }
+      }
+    }
+  }
+}
+
+// ---- per-sample pieces (w is the [c_col, col_rows] matrix)
+
+// columns = w * im2col(image) + beta * columns
+template <class T>
+void forward_data_sample(const ConvGeometry& g, const T* w, const T* image, T* col, T* columns,
+                         T beta) {
+  const T* cols = image;
+  if (!g.col_is_image()) {
+    im2col(g, image, col);
+    cols = col;
+  }
+  gemm(false, false, g.c_col, g.col_plane(), g.col_rows(), T(1), w, g.col_rows(), cols,
+       g.col_plane(), beta, columns, g.col_plane());
+}
+
+// image = col2im(w^T * columns)
+template <class T>
+void backward_data_sample(const ConvGeometry& g, const T* w, const T* columns, T* col, T* image) {
+  T* target = g.col_is_image() ? image : col;
+  gemm(true, false, g.col_rows(), g.col_plane(), g.c_col, T(1), w, g.col_rows(), columns,
+       g.col_plane(), T(0), target, g.col_plane());
+  if (!g.col_is_image()) col2im(g, col, image);
+}
+
+// gw += columns * cols^T, where cols is im2col(image) already computed
+template <class T>
+void weight_grad_sample(const ConvGeometry& g, const T* columns, const T* cols, T* gw) {
+  gemm(false, true, g.c_col, g.col_rows(), g.col_plane(), T(1), columns, g.col_plane(), cols,
+       g.col_plane(), T(1), gw, g.col_rows());
+}
+
+// Sets OpenBLAS to one thread while batch-parallel OpenMP threads call it, and restores it.
+class SingleThreadedBlas {
+ public:
+  explicit SingleThreadedBlas(bool active) : active_(active) {
+    if (active_) {
+      saved_ = openblas_get_num_threads();
+      openblas_set_num_threads(1);
+    }
+  }
+  ~SingleThreadedBlas() {
+    if (active_) openblas_set_num_threads(saved_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  bool active_;
+  int saved_ = 1;
+};
+
+// Runs body(sample, worker, col_buffer) for every sample of the batch. With more than one
+// worker the samples are split statically over OpenMP threads (so a worker's samples, and any
+// per-worker accumulation order, depend only on the batch size and the thread count) and BLAS
+// runs single-threaded inside; otherwise the loop is sequential and BLAS keeps its threads.
+// Buffers are allocated here, before any parallel region, so body never allocates or throws.
+template <class T, class Body>
+void for_each_sample(const ConvGeometry& g, int workers, Body body) {
+  std::vector<std::unique_ptr<T[]>> col(workers);
+  for (auto& c : col) c.reset(new T[std::max<int64_t>(1, g.col_buffer_size())]);
+  if (workers == 1) {
+    for (int64_t n = 0; n < g.batch; ++n) body(n, 0, col[0].get());
+    return;
+  }
+  SingleThreadedBlas single(true);
+#pragma omp parallel num_threads(workers)
+  {
+    const int worker = omp_get_thread_num();
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.batch; ++n) body(n, worker, col[worker].get());
+  }
+}
+
+int batch_workers(int64_t batch) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, omp_get_max_threads())));
+}
+
+// ---- whole-batch operations
+
+template <class T>
+void add_bias(const ConvGeometry& g, const T* bias, int64_t channels, int64_t plane, T* out) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t c = 0; c < channels; ++c) {
+      T* p = out + (n * channels + c) * plane;
+      const T b = bias[c];
+      for (int64_t i = 0; i < plane; ++i) p[i] += b;
+    }
+  }
+}
+
+// grad_b[c] = sum of gy over N, H, W (accumulated in double for float32 too).
+template <class T>
+Tensor bias_grad(const Tensor& gy, DType dtype) {
+  const int64_t batch = gy.size(0), channels = gy.size(1), plane = gy.size(2) * gy.size(3);
+  Tensor gb = Tensor::empty({channels}, Device::CPU, dtype);
+  const T* src = gy.data<T>();
+  T* dst = gb.data<T>();
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < channels; ++c) {
+    double total = 0;
+    for (int64_t n = 0; n < batch; ++n) {
+      const T* p = src + (n * channels + c) * plane;
+      for (int64_t i = 0; i < plane; ++i) total += p[i];
+    }
+    dst[c] = static_cast<T>(total);
+  }
+  return gb;
+}
+
+// columns [N, c_col, h_col, w_col] = w * im2col(image) (+ bias per column channel)
+template <class T>
+void forward_data(const ConvGeometry& g, const T* w, const T* image, const T* bias, T* columns) {
+  const int workers = batch_workers(g.batch);
+  for_each_sample<T>(g, workers, [&](int64_t n, int, T* col) {
+    T* out = columns + n * g.col_sample();
+    T beta = 0;
+    if (bias) {  // start from the bias and let the GEMM add onto it
+      for (int64_t c = 0; c < g.c_col; ++c)
+        std::fill(out + c * g.col_plane(), out + (c + 1) * g.col_plane(), bias[c]);
+      beta = 1;
+    }
+    forward_data_sample(g, w, image + n * g.image_sample(), col, out, beta);
+  });
+}
+
+// image [N, c_im, h_im, w_im] = col2im(w^T * columns)
+template <class T>
+void backward_data(const ConvGeometry& g, const T* w, const T* columns, T* image) {
+  const int workers = batch_workers(g.batch);
+  for_each_sample<T>(g, workers, [&](int64_t n, int, T* col) {
+    backward_data_sample(g, w, columns + n * g.col_sample(), col, image + n * g.image_sample());
+  });
+}
+
+// gw = sum over the batch of columns * im2col(image)^T; and, when requested, one of the data
+// gradients from the same im2col buffer:
+//   image_grad   = col2im(w^T * columns)   (conv2d: image x, columns gy)
+//   columns_grad = w * im2col(image)       (conv_transpose2d: image gy, columns x)
+template <class T>
+void weight_and_data_grad(const ConvGeometry& g, const T* w, const T* image, const T* columns,
+                          T* gw, T* image_grad, T* columns_grad) {
+  const int workers = batch_workers(g.batch);
+  const int64_t gw_size = g.c_col * g.col_rows();
+  // Per-worker partial sums, added in worker order at the end: deterministic for a given
+  // thread count.
+  std::vector<std::unique_ptr<T[]>> partial(workers);
+  for (auto& p : partial) {
+    p.reset(new T[gw_size]);
+    std::fill(p.get(), p.get() + gw_size, T(0));
+  }
+  for_each_sample<T>(g, workers, [&](int64_t n, int worker, T* col) {
+    const T* image_n = image + n * g.image_sample();
+    const T* columns_n = columns + n * g.col_sample();
+    const T* cols = image_n;
+    if (!g.col_is_image()) {
+      im2col(g, image_n, col);
+      cols = col;
+    }
+    weight_grad_sample(g, columns_n, cols, partial[worker].get());
+    if (columns_grad) {
+      gemm(false, false, g.c_col, g.col_plane(), g.col_rows(), T(1), w, g.col_rows(), cols,
+           g.col_plane(), T(0), columns_grad + n * g.col_sample(), g.col_plane());
+    }
+    if (image_grad) backward_data_sample(g, w, columns_n, col, image_grad + n * g.image_sample());
+  });
+  std::copy(partial[0].get(), partial[0].get() + gw_size, gw);
+  for (int t = 1; t < workers; ++t) {
+    const T* p = partial[t].get();
+    for (int64_t i = 0; i < gw_size; ++i) gw[i] += p[i];
+  }
+}
+
+// ---- argument checks, shared by the four entry points
+
+void check_tensor(const char* op, const char* name, const Tensor& t, const Tensor& x) {
+  STEADY_CHECK(t.defined(), op, ": ", name, " is undefined");
+  STEADY_CHECK(t.device() == Device::CPU, op, ": CpuBackend got ", name, " ", t.str(),
+               " (not on the cpu)");
+  STEADY_CHECK(t.dtype() == x.dtype(), op, ": ", name, " ", t.str(), " and x ", x.str(),
+               " have different dtypes");
+}
+
+void check_args(const char* op, const Conv2dArgs& a, bool transposed) {
+  STEADY_CHECK(a.stride >= 1, op, ": stride must be >= 1, got ", a.stride);
+  STEADY_CHECK(a.pad >= 0, op, ": pad must be >= 0, got ", a.pad);
+  if (transposed) {
+    STEADY_CHECK(a.output_pad >= 0 && a.output_pad < a.stride, op,
+                 ": output_pad must be in [0, stride) = [0, ", a.stride, "), got ", a.output_pad);
+  } else {
+    STEADY_CHECK(a.output_pad == 0, op, ": output_pad applies to conv_transpose2d only, got ",
+                 a.output_pad);
+  }
+}
+
+// Validates x, w (and b when defined) and returns the geometry of the convolution.
+ConvGeometry conv_geometry(const char* op, bool transposed, const Tensor& x, const Tensor& w,
+                           const Tensor& b, const Conv2dArgs& a) {
+  STEADY_CHECK(x.defined(), op, ": x is undefined");
+  check_tensor(op, "x", x, x);
+  check_tensor(op, "w", w, x);
+  check_args(op, a, transposed);
+  STEADY_CHECK(x.dim() == 4, op, ": x must be [N, C, H, W], got ", x.str());
+  STEADY_CHECK(x.numel() > 0, op, ": x ", x.str(), " is empty");
+  STEADY_CHECK(w.dim() == 4, op, ": w must be ",
+               transposed ? "[Ci, Co, k, k]" : "[Co, Ci, k, k]", ", got ", w.str());
+  STEADY_CHECK(w.size(2) == w.size(3) && w.size(2) >= 1, op,
+               ": the kernel must be square and non-empty, w is ", w.str());
+  STEADY_CHECK(w.numel() > 0, op, ": w ", w.str(), " is empty");
+  const int64_t x_channels = x.size(1);
+  const int64_t w_in = transposed ? w.size(0) : w.size(1);
+  STEADY_CHECK(x_channels == w_in, op, ": x ", x.str(), " has ", x_channels,
+               " channels but w ", w.str(), " expects ", w_in);
+  const int64_t out_channels = transposed ? w.size(1) : w.size(0);
+  if (b.defined()) {
+    check_tensor(op, "b", b, x);
+    STEADY_CHECK(b.dim() == 1 && b.size(0) == out_channels, op, ": b must be [", out_channels,
+                 "] for w ", w.str(), ", got ", b.str());
+  }
+
+  ConvGeometry g;
+  g.batch = x.size(0);
+  g.k = w.size(2);
+  g.stride = a.stride;
+  g.pad = a.pad;
+  const int64_t h = x.size(2), wd = x.size(3);
+  if (!transposed) {
+    g.c_im = x_channels, g.h_im = h, g.w_im = wd;
+    g.c_col = out_channels;
+    // floor division of a possibly negative numerator
+    auto out_size = [&](int64_t in) {
+      const int64_t span = in + 2 * g.pad - g.k;
+      return span < 0 ? int64_t(0) : span / g.stride + 1;
+    };
+    g.h_col = out_size(h), g.w_col = out_size(wd);
+    STEADY_CHECK(g.h_col > 0 && g.w_col > 0, op, ": output size ", g.h_col, "x", g.w_col,
+                 " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
+                 g.pad);
+  } else {
+    g.c_col = x_channels, g.h_col = h, g.w_col = wd;
+    g.c_im = out_channels;
+    g.h_im = (h - 1) * g.stride - 2 * g.pad + g.k + a.output_pad;
+    g.w_im = (wd - 1) * g.stride - 2 * g.pad + g.k + a.output_pad;
+    STEADY_CHECK(g.h_im > 0 && g.w_im > 0, op, ": output size ", g.h_im, "x", g.w_im,
+                 " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
+                 g.pad, ", output_pad ", a.output_pad);
+  }
+  return g;
+}
+
+void check_grad_output(const char* op, const Tensor& gy, const Tensor& x, const Shape& expected) {
+  check_tensor(op, "gy", gy, x);
+  STEADY_CHECK(gy.shape() == expected, op, ": gy ", gy.str(), " must have the output shape ",
+               shape_str(expected));
+}
+
+Shape image_shape(const ConvGeometry& g) { return {g.batch, g.c_im, g.h_im, g.w_im}; }
+Shape columns_shape(const ConvGeometry& g) { return {g.batch, g.c_col, g.h_col, g.w_col}; }
+
+template <class T>
+Tensor conv2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b) {
+  Tensor y = Tensor::empty(columns_shape(g), Device::CPU, x.dtype());
+  forward_data<T>(g, w.data<T>(), x.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
+  return y;
+}
+
+template <class T>
+ConvGrads conv2d_backward_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                               bool has_bias, const Tensor& gy) {
+  ConvGrads r;
+  r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  r.grad_w = Tensor::empty(w.shape(), Device::CPU, x.dtype());
+  weight_and_data_grad<T>(g, w.data<T>(), x.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
+                          r.grad_x.data<T>(), nullptr);
+  if (has_bias) r.grad_b = bias_grad<T>(gy, x.dtype());
+  return r;
+}
+
+template <class T>
+Tensor conv_transpose2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                             const Tensor& b) {
+  Tensor y = Tensor::empty(image_shape(g), Device::CPU, x.dtype());
+  backward_data<T>(g, w.data<T>(), x.data<T>(), y.data<T>());
+  if (b.defined()) add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
+  return y;
+}
+
+template <class T>
+ConvGrads conv_transpose2d_backward_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                                         bool has_bias, const Tensor& gy) {
+  ConvGrads r;
+  r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  r.grad_w = Tensor::empty(w.shape(), Device::CPU, x.dtype());
+  weight_and_data_grad<T>(g, w.data<T>(), gy.data<T>(), x.data<T>(), r.grad_w.data<T>(), nullptr,
+                          r.grad_x.data<T>());
+  if (has_bias) r.grad_b = bias_grad<T>(gy, x.dtype());
+  return r;
+}
+
+}  // namespace
+
+Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
+  const ConvGeometry g = conv_geometry("conv2d", false, x, w, b, a);
+  return x.dtype() == DType::F64 ? conv2d_impl<double>(g, x, w, b) : conv2d_impl<float>(g, x, w, b);
+}
+
+ConvGrads CpuBackend::conv2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+                                      const Tensor& gy, Conv2dArgs a) {
+  const char* op = "conv2d_backward";
+  const ConvGeometry g = conv_geometry(op, false, x, w, Tensor(), a);
+  check_grad_output(op, gy, x, columns_shape(g));
+  return x.dtype() == DType::F64 ? conv2d_backward_impl<double>(g, x, w, has_bias, gy)
+                                 : conv2d_backward_impl<float>(g, x, w, has_bias, gy);
+}
+
+Tensor CpuBackend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
+                                    Conv2dArgs a) {
+  const ConvGeometry g = conv_geometry("conv_transpose2d", true, x, w, b, a);
+  return x.dtype() == DType::F64 ? conv_transpose2d_impl<double>(g, x, w, b)
+                                 : conv_transpose2d_impl<float>(g, x, w, b);
+}
+
+ConvGrads CpuBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+                                                const Tensor& gy, Conv2dArgs a) {
+  const char* op = "conv_transpose2d_backward";
+  const ConvGeometry g = conv_geometry(op, true, x, w, Tensor(), a);
+  check_grad_output(op, gy, x, image_shape(g));
+  return x.dtype() == DType::F64 ? conv_transpose2d_backward_impl<double>(g, x, w, has_bias, gy)
+                                 : conv_transpose2d_backward_impl<float>(g, x, w, has_bias, gy);
+}
+
+}  // namespace steady

@@ -1,0 +1,205 @@
+// Batch normalization on the CPU over x [N, C, ...] (NCHW in the models), per channel c over
+// the M = N*H*W values of that channel, float32 and float64:
+//  - train: batch mean and biased variance (accumulated in double, two passes), output
+//    (x - mean) * invstd * gamma + beta with invstd = 1/sqrt(var + eps); running statistics
+//    updated in place with PyTorch's momentum convention, running_mean = (1-m) rm + m mean and
+//    running_var = (1-m) rv + m var*M/(M-1) (unbiased); saved.mean / saved.invstd filled for
+//    the backward pass.
+//  - eval: the same affine map with the running statistics.
+//  - backward: with xhat = (x - mean) * invstd, grad_beta = sum(gy), grad_gamma = sum(gy xhat),
+//    grad_x = gamma invstd (gy - grad_beta/M - xhat grad_gamma/M). grad_gamma and grad_beta are
+//    overwritten (allocated when undefined on entry).
+// Work is split over channels, each channel reduced in a fixed order, so results do not depend
+// on the thread count. This is the CPU twin of kernels/batch_norm.cu (written separately) and
+// the reference it is checked against. Tested in tests/test_ops/kernels_reference.cpp (batch
+// statistics and running-statistic values against a naive loop) and by the finite-difference
+// gradient checks in tests/test_ops.
+#include <cmath>
+
+#include "engine/cpu/cpu_backend.h"
+#include "kernels/cpu_kernel_util.h"
+
+namespace steady {
+
+using cpu_kernel::check_cpu;
+using cpu_kernel::dispatch;
+using cpu_kernel::kParallelThreshold;
+
+namespace {
+
+struct ChannelLayout {
+  int64_t n, c, plane;  // plane: elements of one channel of one sample (H*W)
+  int64_t count() const { return n * plane; }
+};
+
+ChannelLayout check_input(const char* op, const Tensor& x) {
+  check_cpu(op, x, "x");
+  STEADY_CHECK(x.dim() >= 2, op, ": x must be [N, C, ...], got ", x.str());
+  ChannelLayout l{x.size(0), x.size(1), 1};
+  for (int d = 2; d < x.dim(); ++d) l.plane *= x.size(d);
+  return l;
+}
+
+void check_per_channel(const char* op, const Tensor& t, const char* what, const Tensor& x) {
+  check_cpu(op, t, what);
+  STEADY_CHECK(t.dim() == 1 && t.size(0) == x.size(1) && t.dtype() == x.dtype(), op, ": ", what,
+               " ", t.str(), " must be [", x.size(1), "] of x's dtype, for x ", x.str());
+}
+
+}  // namespace
+
+Tensor CpuBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                    Tensor& running_mean, Tensor& running_var, float momentum,
+                                    float eps, BatchNormSaved& saved) {
+  const char* op = "batch_norm_train";
+  const ChannelLayout l = check_input(op, x);
+  check_per_channel(op, gamma, "gamma", x);
+  check_per_channel(op, beta, "beta", x);
+  check_per_channel(op, running_mean, "running_mean", x);
+  check_per_channel(op, running_var, "running_var", x);
+  const int64_t count = l.count();
+  STEADY_CHECK(count > 1, op, ": needs more than one value per channel in training, got x ",
+               x.str());
+  Tensor y = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  saved.mean = Tensor::empty({l.c}, Device::CPU, x.dtype());
+  saved.invstd = Tensor::empty({l.c}, Device::CPU, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    const T* g = gamma.data<T>();
+    const T* b = beta.data<T>();
+    T* rm = running_mean.data<T>();
+    T* rv = running_var.data<T>();
+    T* sm = saved.mean.data<T>();
+    T* si = saved.invstd.data<T>();
+    T* yp = y.data<T>();
+    const double m = momentum;
+#pragma omp parallel for if (x.numel() > kParallelThreshold) schedule(static)
+    for (int64_t c = 0; c < l.c; ++c) {
+      double s = 0.0;
+      for (int64_t n = 0; n < l.n; ++n) {
+        const T* p = xp + (n * l.c + c) * l.plane;
+        for (int64_t i = 0; i < l.plane; ++i) s += static_cast<double>(p[i]);
+      }
+      const double mean = s / static_cast<double>(count);
+      double sq = 0.0;
+      for (int64_t n = 0; n < l.n; ++n) {
+        const T* p = xp + (n * l.c + c) * l.plane;
+        for (int64_t i = 0; i < l.plane; ++i) {
+          const double d = static_cast<double>(p[i]) - mean;
+          sq += d * d;
+        }
+      }
+      const double var = sq / static_cast<double>(count);
+      const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
+      const double scale = invstd * static_cast<double>(g[c]);
+      const double shift = static_cast<double>(b[c]);
+      for (int64_t n = 0; n < l.n; ++n) {
+        const T* p = xp + (n * l.c + c) * l.plane;
+        T* o = yp + (n * l.c + c) * l.plane;
+        for (int64_t i = 0; i < l.plane; ++i)
+          o[i] = static_cast<T>((static_cast<double>(p[i]) - mean) * scale + shift);
+      }
+      const double unbiased = var * static_cast<double>(count) / static_cast<double>(count - 1);
+      rm[c] = static_cast<T>((1.0 - m) * static_cast<double>(rm[c]) + m * mean);
+      rv[c] = static_cast<T>((1.0 - m) * static_cast<double>(rv[c]) + m * unbiased);
+      sm[c] = static_cast<T>(mean);
+      si[c] = static_cast<T>(invstd);
+    }
+  });
+  return y;
+}
+
+Tensor CpuBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                   const Tensor& running_mean, const Tensor& running_var,
+                                   float eps) {
+  const char* op = "batch_norm_eval";
+  const ChannelLayout l = check_input(op, x);
+  check_per_channel(op, gamma, "gamma", x);
+  check_per_channel(op, beta, "beta", x);
+  check_per_channel(op, running_mean, "running_mean", x);
+  check_per_channel(op, running_var, "running_var", x);
+  Tensor y = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    const T* g = gamma.data<T>();
+    const T* b = beta.data<T>();
+    const T* rm = running_mean.data<T>();
+    const T* rv = running_var.data<T>();
+    T* yp = y.data<T>();
+    const int64_t planes = l.n * l.c;
+#pragma omp parallel for if (x.numel() > kParallelThreshold) schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const int64_t c = p % l.c;
+      const double mean = static_cast<double>(rm[c]);
+      const double scale = static_cast<double>(g[c]) /
+                           std::sqrt(static_cast<double>(rv[c]) + static_cast<double>(eps));
+      const double shift = static_cast<double>(b[c]);
+      const T* in = xp + p * l.plane;
+      T* o = yp + p * l.plane;
+      for (int64_t i = 0; i < l.plane; ++i)
+        o[i] = static_cast<T>((static_cast<double>(in[i]) - mean) * scale + shift);
+    }
+  });
+  return y;
+}
+
+Tensor CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma,
+                                       const BatchNormSaved& saved, const Tensor& gy,
+                                       Tensor& grad_gamma, Tensor& grad_beta) {
+  const char* op = "batch_norm_backward";
+  const ChannelLayout l = check_input(op, x);
+  check_cpu(op, gy, "gy");
+  check_same_shape(op, x, gy);
+  check_per_channel(op, gamma, "gamma", x);
+  check_per_channel(op, saved.mean, "saved.mean", x);
+  check_per_channel(op, saved.invstd, "saved.invstd", x);
+  if (!grad_gamma.defined()) grad_gamma = Tensor::empty({l.c}, Device::CPU, x.dtype());
+  if (!grad_beta.defined()) grad_beta = Tensor::empty({l.c}, Device::CPU, x.dtype());
+  check_per_channel(op, grad_gamma, "grad_gamma", x);
+  check_per_channel(op, grad_beta, "grad_beta", x);
+  const int64_t count = l.count();
+  Tensor gx = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    const T* gyp = gy.data<T>();
+    const T* g = gamma.data<T>();
+    const T* sm = saved.mean.data<T>();
+    const T* si = saved.invstd.data<T>();
+    T* gg = grad_gamma.data<T>();
+    T* gb = grad_beta.data<T>();
+    T* gxp = gx.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelThreshold) schedule(static)
+    for (int64_t c = 0; c < l.c; ++c) {
+      const double mean = static_cast<double>(sm[c]);
+      const double invstd = static_cast<double>(si[c]);
+      double sum_gy = 0.0, sum_gy_xhat = 0.0;
+      for (int64_t n = 0; n < l.n; ++n) {
+        const int64_t base = (n * l.c + c) * l.plane;
+        for (int64_t i = 0; i < l.plane; ++i) {
+          const double d = static_cast<double>(gyp[base + i]);
+          sum_gy += d;
+          sum_gy_xhat += d * (static_cast<double>(xp[base + i]) - mean) * invstd;
+        }
+      }
+      gb[c] = static_cast<T>(sum_gy);
+      gg[c] = static_cast<T>(sum_gy_xhat);
+      const double k = static_cast<double>(g[c]) * invstd;
+      const double mean_gy = sum_gy / static_cast<double>(count);
+      const double mean_gy_xhat = sum_gy_xhat / static_cast<double>(count);
+      for (int64_t n = 0; n < l.n; ++n) {
+        const int64_t base = (n * l.c + c) * l.plane;
+        for (int64_t i = 0; i < l.plane; ++i) {
+          const double xhat = (static_cast<double>(xp[base + i]) - mean) * invstd;
+          gxp[base + i] = static_cast<T>(
+              k * (static_cast<double>(gyp[base + i]) - mean_gy - xhat * mean_gy_xhat));
+        }
+      }
+    }
+  });
+  return gx;
+}
+
+}  // namespace steady

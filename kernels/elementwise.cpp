@@ -1,0 +1,257 @@
+// Elementwise ops and reductions on the CPU: fill, the unary activations (relu, leaky relu,
+// sigmoid, tanh, exp, log) and their gradients, add/sub/mul, x*scale+shift, dst += alpha*src,
+// sum and the broadcast of a scalar. float32 and float64, OpenMP over elements for large inputs.
+// This is the CPU twin of kernels/elementwise.cu (written separately) and the reference it is
+// checked against. sum is deterministic: it adds fixed-size chunks in double, each chunk in
+// index order, then the chunk sums in chunk order, so the result does not depend on the thread
+// count. Tested in tests/test_ops/kernels_reference.cpp (known values, naive loops, bitwise
+// repeatability of sum) and by the finite-difference gradient checks in tests/test_ops.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/cpu/cpu_backend.h"
+#include "kernels/cpu_kernel_util.h"
+
+namespace steady {
+
+using cpu_kernel::check_cpu;
+using cpu_kernel::dispatch;
+using cpu_kernel::kParallelThreshold;
+
+namespace {
+
+const char* unary_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Relu: return "relu";
+    case UnaryOp::LeakyRelu: return "leaky_relu";
+    case UnaryOp::Sigmoid: return "sigmoid";
+    case UnaryOp::Tanh: return "tanh";
+    case UnaryOp::Exp: return "exp";
+    case UnaryOp::Log: return "log";
+  }
+  return "unary";
+}
+
+template <class T>
+T sigmoid_of(T x) {
+  // Two branches so that exp never overflows for large |x|.
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+template <class T>
+T apply_unary(UnaryOp op, T x, T slope) {
+  switch (op) {
+    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::LeakyRelu: return x > T(0) ? x : slope * x;
+    case UnaryOp::Sigmoid: return sigmoid_of(x);
+    case UnaryOp::Tanh: return std::tanh(x);
+    case UnaryOp::Exp: return std::exp(x);
+    case UnaryOp::Log: return std::log(x);
+  }
+  return x;
+}
+
+// Chunk size of the deterministic sum; fixed so that the grouping of additions never changes.
+constexpr int64_t kSumChunk = 4096;
+
+}  // namespace
+
+void CpuBackend::fill(Tensor& t, double value) {
+  check_cpu("fill", t, "tensor");
+  const int64_t n = t.numel();
+  dispatch(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data<T>();
+    const T v = static_cast<T>(value);
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+    for (int64_t i = 0; i < n; ++i) p[i] = v;
+  });
+}
+
+Tensor CpuBackend::unary(UnaryOp op, const Tensor& x, float slope) {
+  check_cpu(unary_name(op), x, "x");
+  Tensor y = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  const int64_t n = x.numel();
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+    const T s = static_cast<T>(slope);
+#pragma omp parallel for if (n > kParallelThreshold / 8) schedule(static)
+    for (int64_t i = 0; i < n; ++i) yp[i] = apply_unary(op, xp[i], s);
+  });
+  return y;
+}
+
+// Each gradient is written with the operand it is most accurate from: relu, leaky relu and log
+// from x; sigmoid, tanh and exp from y. When that one is undefined the other is used (y is
+// recomputed from x, or x recovered from y), so callers may pass whichever they kept.
+Tensor CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy,
+                                  float slope) {
+  std::string name = std::string(unary_name(op)) + "_backward";
+  const char* opname = name.c_str();
+  check_cpu(opname, gy, "gy");
+  STEADY_CHECK(x.defined() || y.defined(), opname, ": needs the input x or the output y, got ",
+               "neither");
+  const bool from_x = op == UnaryOp::Relu || op == UnaryOp::LeakyRelu || op == UnaryOp::Log;
+  const bool use_x = x.defined() && (from_x || !y.defined());
+  const Tensor& operand = use_x ? x : y;
+  check_cpu(opname, operand, use_x ? "x" : "y");
+  STEADY_CHECK(use_x || op != UnaryOp::LeakyRelu || slope >= 0.f, opname,
+               ": with a negative slope the gradient needs x, got only y");
+  STEADY_CHECK(operand.shape() == gy.shape() && operand.dtype() == gy.dtype(), opname, ": ",
+               use_x ? "x " : "y ", operand.str(), " does not match gy ", gy.str());
+  Tensor gx = Tensor::empty(gy.shape(), Device::CPU, gy.dtype());
+  const int64_t n = gy.numel();
+  dispatch(gy.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* op_p = operand.data<T>();
+    const T* g = gy.data<T>();
+    T* out = gx.data<T>();
+    const T s = static_cast<T>(slope);
+#pragma omp parallel for if (n > kParallelThreshold / 8) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const T v = op_p[i];  // x[i] or y[i], whichever operand is used
+      T d;
+      switch (op) {
+        case UnaryOp::Relu:  // y > 0 exactly when x > 0; the gradient at 0 is 0
+          d = v > T(0) ? T(1) : T(0);
+          break;
+        case UnaryOp::LeakyRelu:  // from y too: y > 0 exactly when x > 0 (slope >= 0)
+          d = v > T(0) ? T(1) : s;
+          break;
+        case UnaryOp::Sigmoid: {
+          T yi = use_x ? sigmoid_of(v) : v;
+          d = yi * (T(1) - yi);
+          break;
+        }
+        case UnaryOp::Tanh: {
+          T yi = use_x ? std::tanh(v) : v;
+          d = T(1) - yi * yi;
+          break;
+        }
+        case UnaryOp::Exp:
+          d = use_x ? std::exp(v) : v;
+          break;
+        case UnaryOp::Log: {
+          T xi = use_x ? v : std::exp(v);
+          d = T(1) / xi;
+          break;
+        }
+        default:
+          d = T(0);
+      }
+      out[i] = g[i] * d;
+    }
+  });
+  return gx;
+}
+
+Tensor CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const char* name = op == BinaryOp::Add ? "add" : op == BinaryOp::Sub ? "sub" : "mul";
+  check_cpu(name, a, "a");
+  check_cpu(name, b, "b");
+  check_same_shape(name, a, b);
+  Tensor out = Tensor::empty(a.shape(), Device::CPU, a.dtype());
+  const int64_t n = a.numel();
+  dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* ap = a.data<T>();
+    const T* bp = b.data<T>();
+    T* o = out.data<T>();
+    switch (op) {
+      case BinaryOp::Add:
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+        for (int64_t i = 0; i < n; ++i) o[i] = ap[i] + bp[i];
+        break;
+      case BinaryOp::Sub:
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+        for (int64_t i = 0; i < n; ++i) o[i] = ap[i] - bp[i];
+        break;
+      case BinaryOp::Mul:
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+        for (int64_t i = 0; i < n; ++i) o[i] = ap[i] * bp[i];
+        break;
+    }
+  });
+  return out;
+}
+
+Tensor CpuBackend::scale_shift(const Tensor& x, double scale, double shift) {
+  check_cpu("scale_shift", x, "x");
+  Tensor out = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  const int64_t n = x.numel();
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    T* o = out.data<T>();
+    const T s = static_cast<T>(scale), t = static_cast<T>(shift);
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+    for (int64_t i = 0; i < n; ++i) o[i] = xp[i] * s + t;
+  });
+  return out;
+}
+
+void CpuBackend::accumulate(Tensor& dst, const Tensor& src, double alpha) {
+  check_cpu("accumulate", dst, "dst");
+  check_cpu("accumulate", src, "src");
+  check_same_shape("accumulate", dst, src);
+  const int64_t n = dst.numel();
+  dispatch(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* d = dst.data<T>();  // data() honours the view's offset into a flat buffer
+    const T* s = src.data<T>();
+    const T a = static_cast<T>(alpha);
+    if (alpha == 1.0) {
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+      for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+    } else {
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+      for (int64_t i = 0; i < n; ++i) d[i] += a * s[i];
+    }
+  });
+}
+
+Tensor CpuBackend::sum(const Tensor& x) {
+  check_cpu("sum", x, "x");
+  Tensor out = Tensor::empty({1}, Device::CPU, x.dtype());
+  const int64_t n = x.numel();
+  const int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t begin = c * kSumChunk;
+      const int64_t end = begin + kSumChunk < n ? begin + kSumChunk : n;
+      double acc = 0.0;
+      for (int64_t i = begin; i < end; ++i) acc += static_cast<double>(xp[i]);
+      partial[c] = acc;
+    }
+    double total = 0.0;
+    for (int64_t c = 0; c < chunks; ++c) total += partial[c];
+    out.data<T>()[0] = static_cast<T>(total);
+  });
+  return out;
+}
+
+Tensor CpuBackend::broadcast_scalar(const Tensor& s, const Shape& shape, double scale) {
+  check_cpu("broadcast_scalar", s, "s");
+  STEADY_CHECK(s.numel() == 1, "broadcast_scalar: s must have one element, got ", s.str());
+  Tensor out = Tensor::empty(shape, Device::CPU, s.dtype());
+  const int64_t n = out.numel();
+  dispatch(s.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T v = static_cast<T>(static_cast<double>(s.data<T>()[0]) * scale);
+    T* o = out.data<T>();
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+    for (int64_t i = 0; i < n; ++i) o[i] = v;
+  });
+  return out;
+}
+
+}  // namespace steady

@@ -1,0 +1,319 @@
+// Resampling and channel layout on the CPU, NCHW, float32 and float64:
+//  - max_pool2d: window k, stride s, no padding, output floor((H-k)/s)+1 as PyTorch. The first
+//    maximum in row-major window order wins (a NaN counts as the maximum, so it propagates);
+//    the backward pass re-finds it from x and routes the gradient there.
+//  - upsample_nearest2d by an integer factor; its backward sums each factor x factor block.
+//  - resize_bilinear with align_corners=false exactly as PyTorch's F.interpolate(mode=
+//    'bilinear', align_corners=False) given an output size: source coordinate
+//    (dst + 0.5) * in/out - 0.5, clamped below at 0, the upper tap clamped at the edge. The
+//    backward pass scatters with the same weights, so it is the exact adjoint.
+//  - concat_channels / slice_channels along dimension 1 (copies; the result is contiguous).
+// Work is split over (n, c) planes, so every output element is written by one thread and the
+// backward scatters are race-free and deterministic. This is the CPU twin of
+// kernels/resample.cu (written separately) and the reference it is checked against. Tested in
+// tests/test_ops/kernels_reference.cpp (PyTorch's known values for bilinear down and up, naive
+// max-pool and upsample loops, concat/slice round trip) and by the finite-difference gradient
+// checks in tests/test_ops.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "engine/cpu/cpu_backend.h"
+#include "kernels/cpu_kernel_util.h"
+
+namespace steady {
+
+using cpu_kernel::check_cpu;
+using cpu_kernel::dispatch;
+using cpu_kernel::kParallelThreshold;
+
+namespace {
+
+void check_nchw(const char* op, const Tensor& t, const char* what) {
+  check_cpu(op, t, what);
+  check_dim(op, t, 4, what);
+}
+
+// Index of the first maximum of the k x k window whose top-left corner is (y0, x0) in a plane
+// of width w; NaN wins over any number, the first NaN over later ones.
+template <class T>
+int64_t window_argmax(const T* plane, int64_t w, int64_t y0, int64_t x0, int k) {
+  int64_t best = y0 * w + x0;
+  T best_v = plane[best];
+  for (int dy = 0; dy < k; ++dy) {
+    for (int dx = 0; dx < k; ++dx) {
+      int64_t idx = (y0 + dy) * w + (x0 + dx);
+      T v = plane[idx];
+      if (v > best_v || (std::isnan(v) && !std::isnan(best_v))) {
+        best_v = v;
+        best = idx;
+      }
+    }
+  }
+  return best;
+}
+
+// One axis of an align_corners=false bilinear resize: for each output index the two source
+// taps and their weights, computed in T as PyTorch does for its scalar type.
+template <class T>
+struct BilinearAxis {
+  std::vector<int64_t> i0, i1;
+  std::vector<T> w0, w1;
+  BilinearAxis(int64_t in, int64_t out) : i0(out), i1(out), w0(out), w1(out) {
+    const T scale = static_cast<T>(in) / static_cast<T>(out);
+    for (int64_t d = 0; d < out; ++d) {
+      T src = scale * (static_cast<T>(d) + T(0.5)) - T(0.5);
+      if (src < T(0)) src = T(0);
+      int64_t lo = static_cast<int64_t>(src);
+      if (lo > in - 1) lo = in - 1;
+      int64_t hi = lo < in - 1 ? lo + 1 : lo;
+      T lambda = src - static_cast<T>(lo);
+      i0[d] = lo;
+      i1[d] = hi;
+      w0[d] = T(1) - lambda;
+      w1[d] = lambda;
+    }
+  }
+};
+
+}  // namespace
+
+Tensor CpuBackend::max_pool2d(const Tensor& x, int k, int s) {
+  check_nchw("max_pool2d", x, "x");
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  STEADY_CHECK(k >= 1 && s >= 1, "max_pool2d: window ", k, " and stride ", s,
+               " must be positive");
+  STEADY_CHECK(h >= k && w >= k, "max_pool2d: window ", k, " larger than the input ", x.str());
+  const int64_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
+  Tensor y = Tensor::empty({n, c, ho, wo}, Device::CPU, x.dtype());
+  const int64_t planes = n * c;
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+#pragma omp parallel for if (y.numel() * k * k > kParallelThreshold) schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* plane = xp + p * h * w;
+      T* out = yp + p * ho * wo;
+      for (int64_t oy = 0; oy < ho; ++oy)
+        for (int64_t ox = 0; ox < wo; ++ox)
+          out[oy * wo + ox] = plane[window_argmax(plane, w, oy * s, ox * s, k)];
+    }
+  });
+  return y;
+}
+
+Tensor CpuBackend::max_pool2d_backward(const Tensor& x, const Tensor& gy, int k, int s) {
+  check_nchw("max_pool2d_backward", x, "x");
+  check_nchw("max_pool2d_backward", gy, "gy");
+  cpu_kernel::check_same_dtype("max_pool2d_backward", x, "x", gy, "gy");
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  STEADY_CHECK(k >= 1 && s >= 1 && h >= k && w >= k, "max_pool2d_backward: window ", k,
+               " stride ", s, " do not fit x ", x.str());
+  const int64_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
+  STEADY_CHECK(gy.shape() == Shape({n, c, ho, wo}), "max_pool2d_backward: gy ", gy.str(),
+               " does not match the pooled shape ", shape_str({n, c, ho, wo}), " of x ", x.str());
+  Tensor gx = Tensor::zeros(x.shape(), Device::CPU, x.dtype());
+  const int64_t planes = n * c;
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    const T* gp = gy.data<T>();
+    T* gxp = gx.data<T>();
+#pragma omp parallel for if (gy.numel() * k * k > kParallelThreshold) schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* plane = xp + p * h * w;
+      const T* g = gp + p * ho * wo;
+      T* out = gxp + p * h * w;
+      // Overlapping windows (s < k) may pick the same element: contributions add.
+      for (int64_t oy = 0; oy < ho; ++oy)
+        for (int64_t ox = 0; ox < wo; ++ox)
+          out[window_argmax(plane, w, oy * s, ox * s, k)] += g[oy * wo + ox];
+    }
+  });
+  return gx;
+}
+
+Tensor CpuBackend::upsample_nearest2d(const Tensor& x, int factor) {
+  check_nchw("upsample_nearest2d", x, "x");
+  STEADY_CHECK(factor >= 1, "upsample_nearest2d: factor must be positive, got ", factor);
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const int64_t ho = h * factor, wo = w * factor;
+  Tensor y = Tensor::empty({n, c, ho, wo}, Device::CPU, x.dtype());
+  const int64_t planes = n * c;
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+#pragma omp parallel for if (y.numel() > kParallelThreshold) schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* in = xp + p * h * w;
+      T* out = yp + p * ho * wo;
+      for (int64_t oy = 0; oy < ho; ++oy) {
+        const T* row = in + (oy / factor) * w;
+        for (int64_t ox = 0; ox < wo; ++ox) out[oy * wo + ox] = row[ox / factor];
+      }
+    }
+  });
+  return y;
+}
+
+Tensor CpuBackend::upsample_nearest2d_backward(const Tensor& gy, int factor) {
+  check_nchw("upsample_nearest2d_backward", gy, "gy");
+  STEADY_CHECK(factor >= 1, "upsample_nearest2d_backward: factor must be positive, got ", factor);
+  const int64_t n = gy.size(0), c = gy.size(1), ho = gy.size(2), wo = gy.size(3);
+  STEADY_CHECK(ho % factor == 0 && wo % factor == 0, "upsample_nearest2d_backward: gy ",
+               gy.str(), " is not a multiple of the factor ", factor);
+  const int64_t h = ho / factor, w = wo / factor;
+  Tensor gx = Tensor::empty({n, c, h, w}, Device::CPU, gy.dtype());
+  const int64_t planes = n * c;
+  dispatch(gy.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* gp = gy.data<T>();
+    T* gxp = gx.data<T>();
+#pragma omp parallel for if (gy.numel() > kParallelThreshold) schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* g = gp + p * ho * wo;
+      T* out = gxp + p * h * w;
+      for (int64_t iy = 0; iy < h; ++iy) {
+        for (int64_t ix = 0; ix < w; ++ix) {
+          T acc = T(0);
+          for (int dy = 0; dy < factor; ++dy)
+            for (int dx = 0; dx < factor; ++dx)
+              acc += g[(iy * factor + dy) * wo + ix * factor + dx];
+          out[iy * w + ix] = acc;
+        }
+      }
+    }
+  });
+  return gx;
+}
+
+Tensor CpuBackend::resize_bilinear(const Tensor& x, int out_h, int out_w) {
+  check_nchw("resize_bilinear", x, "x");
+  STEADY_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear: output size ", out_h, "x", out_w,
+               " must be positive");
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  STEADY_CHECK(h >= 1 && w >= 1, "resize_bilinear: empty input ", x.str());
+  Tensor y = Tensor::empty({n, c, out_h, out_w}, Device::CPU, x.dtype());
+  const int64_t planes = n * c;
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const BilinearAxis<T> ay(h, out_h), ax(w, out_w);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+#pragma omp parallel for if (y.numel() > kParallelThreshold / 4) schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* in = xp + p * h * w;
+      T* out = yp + p * out_h * out_w;
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        const T* r0 = in + ay.i0[oy] * w;
+        const T* r1 = in + ay.i1[oy] * w;
+        const T wy0 = ay.w0[oy], wy1 = ay.w1[oy];
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          const int64_t c0 = ax.i0[ox], c1 = ax.i1[ox];
+          out[oy * out_w + ox] = wy0 * (ax.w0[ox] * r0[c0] + ax.w1[ox] * r0[c1]) +
+                                 wy1 * (ax.w0[ox] * r1[c0] + ax.w1[ox] * r1[c1]);
+        }
+      }
+    }
+  });
+  return y;
+}
+
+Tensor CpuBackend::resize_bilinear_backward(const Tensor& gy, int in_h, int in_w) {
+  check_nchw("resize_bilinear_backward", gy, "gy");
+  STEADY_CHECK(in_h >= 1 && in_w >= 1, "resize_bilinear_backward: input size ", in_h, "x", in_w,
+               " must be positive");
+  const int64_t n = gy.size(0), c = gy.size(1), out_h = gy.size(2), out_w = gy.size(3);
+  STEADY_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear_backward: empty gy ", gy.str());
+  Tensor gx = Tensor::zeros({n, c, in_h, in_w}, Device::CPU, gy.dtype());
+  const int64_t planes = n * c;
+  dispatch(gy.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const BilinearAxis<T> ay(in_h, out_h), ax(in_w, out_w);
+    const T* gp = gy.data<T>();
+    T* gxp = gx.data<T>();
+#pragma omp parallel for if (gy.numel() > kParallelThreshold / 4) schedule(static)
+    for (int64_t p = 0; p < planes; ++p) {
+      const T* g = gp + p * out_h * out_w;
+      T* out = gxp + p * in_h * in_w;
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        T* r0 = out + ay.i0[oy] * in_w;
+        T* r1 = out + ay.i1[oy] * in_w;
+        const T wy0 = ay.w0[oy], wy1 = ay.w1[oy];
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          const T v = g[oy * out_w + ox];
+          const int64_t c0 = ax.i0[ox], c1 = ax.i1[ox];
+          r0[c0] += wy0 * ax.w0[ox] * v;
+          r0[c1] += wy0 * ax.w1[ox] * v;
+          r1[c0] += wy1 * ax.w0[ox] * v;
+          r1[c1] += wy1 * ax.w1[ox] * v;
+        }
+      }
+    }
+  });
+  return gx;
+}
+
+Tensor CpuBackend::concat_channels(const std::vector<Tensor>& xs) {
+  STEADY_CHECK(!xs.empty(), "concat_channels: no inputs");
+  const Tensor& first = xs[0];
+  check_cpu("concat_channels", first, "input 0");
+  STEADY_CHECK(first.dim() >= 2, "concat_channels: inputs must be [N, C, ...], got ", first.str());
+  int64_t total_c = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Tensor& t = xs[i];
+    check_cpu("concat_channels", t, "an input");
+    bool match = t.dim() == first.dim() && t.dtype() == first.dtype();
+    for (int d = 0; match && d < t.dim(); ++d) match = d == 1 || t.size(d) == first.size(d);
+    STEADY_CHECK(match, "concat_channels: input ", i, " ", t.str(), " does not match input 0 ",
+                 first.str(), " outside the channel dimension");
+    total_c += t.size(1);
+  }
+  Shape out_shape = first.shape();
+  out_shape[1] = total_c;
+  Tensor y = Tensor::empty(out_shape, Device::CPU, first.dtype());
+  const int64_t n = first.size(0);
+  int64_t plane = 1;  // elements of one channel: H*W for NCHW
+  for (int d = 2; d < first.dim(); ++d) plane *= first.size(d);
+  const size_t elem = dtype_size(first.dtype());
+  char* out = static_cast<char*>(y.raw());
+#pragma omp parallel for if (y.numel() > kParallelThreshold) schedule(static)
+  for (int64_t b = 0; b < n; ++b) {
+    int64_t c_offset = 0;
+    for (const Tensor& t : xs) {
+      const int64_t block = t.size(1) * plane;  // elements of one sample of t
+      const char* src = static_cast<const char*>(t.raw()) + b * block * elem;
+      char* dst = out + (b * total_c + c_offset) * plane * elem;
+      if (block > 0) std::memcpy(dst, src, block * elem);
+      c_offset += t.size(1);
+    }
+  }
+  return y;
+}
+
+Tensor CpuBackend::slice_channels(const Tensor& x, int64_t begin, int64_t end) {
+  check_cpu("slice_channels", x, "x");
+  STEADY_CHECK(x.dim() >= 2, "slice_channels: x must be [N, C, ...], got ", x.str());
+  const int64_t n = x.size(0), c = x.size(1);
+  STEADY_CHECK(0 <= begin && begin <= end && end <= c, "slice_channels: range [", begin, ", ",
+               end, ") out of the ", c, " channels of ", x.str());
+  Shape out_shape = x.shape();
+  out_shape[1] = end - begin;
+  Tensor y = Tensor::empty(out_shape, Device::CPU, x.dtype());
+  int64_t plane = 1;
+  for (int d = 2; d < x.dim(); ++d) plane *= x.size(d);
+  const size_t elem = dtype_size(x.dtype());
+  const int64_t block = (end - begin) * plane;
+  const char* in = static_cast<const char*>(x.raw());
+  char* out = static_cast<char*>(y.raw());
+#pragma omp parallel for if (y.numel() > kParallelThreshold) schedule(static)
+  for (int64_t b = 0; b < n; ++b) {
+    if (block > 0)
+      std::memcpy(out + b * block * elem, in + (b * c + begin) * plane * elem, block * elem);
+  }
+  return y;
+}
+
+}  // namespace steady

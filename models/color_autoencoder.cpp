@@ -1,0 +1,44 @@
+#include "models/color_autoencoder.h"
+
+namespace steady {
+
+ColorAutoencoder::ColorAutoencoder() {
+  const int K = 32;
+  struct Spec {
+    const char* name;
+    int ci, co, stride;
+    bool upsample_before;
+  };
+  const Spec specs[] = {
+      {"conv11", 1, K, 2, false},          {"conv21", K, 2 * K, 1, false},
+      {"conv22", 2 * K, 2 * K, 2, false},  {"conv31", 2 * K, 4 * K, 1, false},
+      {"conv32", 4 * K, 4 * K, 2, false},  {"conv41", 4 * K, 8 * K, 1, false},
+      {"conv42", 8 * K, 8 * K, 1, false},  {"conv43", 8 * K, 4 * K, 1, false},
+      {"conv44", 4 * K, 2 * K, 1, false},  {"conv51", 2 * K, K, 1, true},
+      {"conv52", K, K, 1, false},          {"conv61", K, K / 2, 1, true},
+      {"conv62", K / 2, 2, 1, false},
+  };
+  for (const Spec& s : specs) {
+    Layer l;
+    l.conv = add_conv(s.name, s.ci, s.co, 3, s.stride);
+    l.bn = add_batch_norm(std::string(s.name) + "_bn", s.co);
+    l.upsample_before = s.upsample_before;
+    layers_.push_back(l);
+  }
+}
+
+Var ColorAutoencoder::forward(const Var& x, bool training) {
+  STEADY_CHECK(x.value().dim() == 4 && x.shape()[1] == 1 && x.shape()[2] % 8 == 0 &&
+                   x.shape()[3] % 8 == 0,
+               "color model: input must be [N,1,H,W] with H and W multiples of 8, got ",
+               x.value().str());
+  Var h = x;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i].upsample_before) h = upsample_nearest2d(h, 2);
+    h = apply(layers_[i].bn, apply(layers_[i].conv, h), training);
+    if (i + 1 < layers_.size()) h = relu(h);
+  }
+  return resize_bilinear(h, static_cast<int>(x.shape()[2]), static_cast<int>(x.shape()[3]));
+}
+
+}  // namespace steady
