@@ -49,17 +49,18 @@ void backward(const Var& loss) {
   STEADY_CHECK(loss.defined() && loss.value().numel() == 1, "backward: the loss must have one ",
                "element, got ", loss.defined() ? loss.value().str() : "undefined");
   if (!loss.requires_grad()) return;
-  // Iterative post-order DFS: deep networks must not overflow the stack.
-  std::vector<Node*> order;
+  // Iterative post-order DFS: deep networks must not overflow the stack. `order` owns the
+  // nodes, so clearing a node's inputs below never frees one still waiting its turn.
+  std::vector<NodePtr> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack{{loss.node().get(), 0}};
+  std::vector<std::pair<NodePtr, size_t>> stack{{loss.node(), 0}};
   seen.insert(loss.node().get());
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      Node* in = node->inputs[next++].get();
-      if (in->requires_grad && !seen.count(in)) {
-        seen.insert(in);
+      const NodePtr& in = node->inputs[next++];
+      if (in->requires_grad && !seen.count(in.get())) {
+        seen.insert(in.get());
         stack.push_back({in, 0});
       }
     } else {
@@ -72,7 +73,7 @@ void backward(const Var& loss) {
   accumulate_grad(root, seed);
   NoGradGuard no_grad;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* n = *it;
+    Node* n = it->get();
     if (n->backward && n->grad.defined()) n->backward(*n);
     // Free what this step captured; interior gradients are not needed any more either.
     n->backward = nullptr;

@@ -53,8 +53,10 @@ TEST_CASE("models: HDR output equals the linearized input where nothing saturate
   Tensor x = Tensor::from_vector(xv, {1, 3, 16, 16});
   NoGradGuard no_grad;
   std::vector<double> y = m.forward(Var(x), false).value().to_host();
+  double worst = 0;
   for (size_t i = 0; i < xv.size(); ++i)
-    REQUIRE(y[i] == doctest::Approx(std::log(double(xv[i]) * xv[i] + HdrAutoencoder::kLogEps)).epsilon(1e-5));
+    worst = std::max(worst, std::abs(y[i] - std::log(double(xv[i]) * xv[i] + HdrAutoencoder::kLogEps)));
+  CHECK(worst < 1e-5);
 }
 
 TEST_CASE("models: unknown task is a clear error") {

@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -208,6 +209,7 @@ void for_each_sample(const ConvGeometry& g, int workers, Body body) {
 }
 
 int batch_workers(int64_t batch) {
+  if (std::getenv("STEADY_CONV_SEQ")) return 1;  // EXPERIMENT
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, omp_get_max_threads())));
 }
 

@@ -85,7 +85,9 @@ TEST_CASE("grad: conv2d") {
   for (Case c : {Case{2, 3, 4, 7, 6, 3, 1, 1, true}, Case{1, 2, 3, 8, 8, 3, 2, 1, true},
                  Case{2, 2, 2, 5, 7, 1, 1, 0, false}, Case{1, 3, 2, 9, 9, 3, 2, 2, true},
                  Case{2, 1, 3, 6, 5, 2, 2, 0, true}}) {
-    CAPTURE(c.k), CAPTURE(c.stride), CAPTURE(c.pad);
+    CAPTURE(c.k);
+    CAPTURE(c.stride);
+    CAPTURE(c.pad);
     std::vector<Tensor> in{random_f64({c.n, c.ci, c.h, c.w}, rng),
                            random_f64({c.co, c.ci, c.k, c.k}, rng)};
     if (c.bias) in.push_back(random_f64({c.co}, rng));
@@ -100,7 +102,10 @@ TEST_CASE("grad: conv_transpose2d") {
   struct Case { int n, ci, co, h, w, k, stride, pad, out_pad; bool bias; };
   for (Case c : {Case{2, 3, 2, 4, 5, 3, 2, 1, 1, true}, Case{1, 2, 3, 5, 5, 3, 1, 1, 0, true},
                  Case{2, 2, 2, 3, 4, 2, 2, 0, 0, false}, Case{1, 3, 4, 4, 3, 4, 2, 1, 0, true}}) {
-    CAPTURE(c.k), CAPTURE(c.stride), CAPTURE(c.pad), CAPTURE(c.out_pad);
+    CAPTURE(c.k);
+    CAPTURE(c.stride);
+    CAPTURE(c.pad);
+    CAPTURE(c.out_pad);
     std::vector<Tensor> in{random_f64({c.n, c.ci, c.h, c.w}, rng),
                            random_f64({c.ci, c.co, c.k, c.k}, rng)};
     if (c.bias) in.push_back(random_f64({c.co}, rng));
