@@ -1,0 +1,88 @@
+// Evaluation metrics (DESIGN.md section 6), all accumulated in double on the CPU. Frames are
+// tensors [C,H,W] (float32 or float64); a sequence is a vector of frames of one shape.
+//
+// PSNR = 10 log10(peak^2 / MSE), the MSE over every element (or, with a mask, weighted by the
+// mask: sum m (p - g)^2 / (C sum m), a mask [1,H,W] applying to all C channels). Over a sequence
+// the squared errors are pooled (one MSE for all frames), not per-frame PSNRs averaged.
+//   HDR convention (hdr_log + the saturation mask): PSNR is taken over the pixels the LDR input
+//   saturates (saturation_mask(ldr) > 0, tau = 0.95), on log(max(v, 0) + 1/255) of prediction and
+//   ground truth (the log domain the network predicts and the authors' loss uses), peak 1: so it
+//   is -10 log10 of the mean squared log error. Linear HDR values have no natural peak.
+//   Colorization: on the a and b channels of CIE Lab (the caller converts).
+//
+// Smoothness (Eq. 9-10): D(v) = sum_t sum_pixels |v_t - (G * v)_t|^2 with G a Gaussian along
+// time, sigma = sigma_seconds * fps frames, taps -R..R with R = ceil(3 sigma), weights
+// exp(-k^2 / (2 sigma^2)) normalized. At the sequence ends the kernel is cut to the frames that
+// exist and renormalized over them (tests/data/smoothness.json's convention).
+// S = sqrt(D(ground truth) / D(prediction)); S > 1: smoother than the ground truth.
+//
+// Warping error (Lai et al. 2018): for t >= 1, E_t = sum_valid sum_c (v_t(x) - v_{t-1}(x + d(x)))^2
+// / (number of valid pixels), v_{t-1} sampled bilinearly; the sequence's error is the mean of E_t
+// over the frames with any valid pixel. As in Lai et al.'s code the squared error is summed over
+// channels and divided by the pixel count.
+// flow[t] is [3,H,W]: channel 0 dx, channel 1 dy (pixels; pixel x of frame t was at x + d(x) in
+// frame t-1: the backward flow), channel 2 validity (1: the point is visible in both frames and
+// moves with one motion; 0: occluded, disoccluded, mixed or outside). flow[0] is not used.
+// A pixel also counts only when x + d(x) lies inside [0, W-1] x [0, H-1].
+#pragma once
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace steady {
+
+// Pooled squared error: add frames, then read the MSE or PSNR.
+class SquaredError {
+ public:
+  // pred, gt [C,H,W] (or any equal shape); mask undefined (all ones), [1,H,W] (all channels)
+  // or the shape of pred.
+  void add(const Tensor& pred, const Tensor& gt, const Tensor& mask = Tensor());
+  double sum() const { return sum_; }
+  double weight() const { return weight_; }  // elements counted (mask-weighted)
+  double mse() const;                        // NaN when nothing was counted
+  double psnr(double peak = 1.0) const;      // +inf when mse is 0, NaN when nothing counted
+
+ private:
+  double sum_ = 0, weight_ = 0;
+};
+
+double mse(const Tensor& pred, const Tensor& gt, const Tensor& mask = Tensor());
+double psnr(const Tensor& pred, const Tensor& gt, double peak = 1.0, const Tensor& mask = Tensor());
+double psnr(const std::vector<Tensor>& pred, const std::vector<Tensor>& gt, double peak = 1.0,
+            const std::vector<Tensor>& masks = {});
+
+// log(max(v, 0) + eps) elementwise, float32 out (the HDR PSNR domain).
+constexpr double kHdrLogEps = 1.0 / 255.0;
+Tensor hdr_log(const Tensor& hdr, double eps = kHdrLogEps);
+
+// HDR PSNR by the convention above: pred_hdr, gt_hdr linear HDR [3,H,W] in the same units,
+// ldr the camera's input frame [3,H,W]. Pool a sequence by calling add_hdr per frame.
+void add_hdr_saturated(SquaredError& acc, const Tensor& pred_hdr, const Tensor& gt_hdr,
+                       const Tensor& ldr);
+
+// The normalized temporal Gaussian, taps -R..R (R = ceil(3 sigma)); sigma in frames.
+std::vector<double> temporal_gaussian(double sigma_frames);
+
+// D(v) of Eq. 9 for frames of one shape.
+double temporal_highpass_energy(const std::vector<Tensor>& frames, double fps,
+                                double sigma_seconds = 0.15);
+
+struct Smoothness {
+  double energy_gt = 0, energy_pred = 0;
+  double s = 0;  // sqrt(energy_gt / energy_pred); +inf when energy_pred is 0 and energy_gt > 0
+};
+Smoothness smoothness(const std::vector<Tensor>& gt, const std::vector<Tensor>& pred, double fps,
+                      double sigma_seconds = 0.15);
+
+// frames[t-1] sampled at x + d(x) of flow[t]: [C,H,W] float64 (0 where not possible), and
+// the pixels where it was possible (flow valid, inside the image) in valid_out [1,H,W].
+Tensor warp_by_flow(const Tensor& prev, const Tensor& flow, Tensor* valid_out = nullptr);
+
+struct WarpingError {
+  double error = 0;        // mean over the frames counted of E_t
+  int64_t frames = 0;      // frames with at least one valid pixel
+  double valid_share = 0;  // valid pixels / all pixels of frames 1..T-1
+};
+WarpingError warping_error(const std::vector<Tensor>& frames, const std::vector<Tensor>& flow);
+
+}  // namespace steady

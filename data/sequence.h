@@ -1,0 +1,54 @@
+// Reading an image sequence, however it is given:
+//   a folder         every image file directly inside it (.exr .hdr .png .jpg), natural order
+//   a printf pattern "dir/seq_%04d.exr": the files that match, by number, which must be
+//                    consecutive (a gap is an error: temporal metrics need every frame)
+//   a multi-part EXR one frame per part (gen_procedural --multipart); a single-part EXR or any
+//                    other single image is a one-frame sequence
+//   a video file     (.mp4 .avi .mov .mpg .mkv .webm) is recognized and refused with a clear
+//                    message for now: read_video_frames is the one place where ffmpeg plugs in.
+// fps comes from the EXR framesPerSecond attribute of the first frame when there is one.
+// True motion, when stored beside the sequence (gen_procedural writes it), is read too:
+//   folder D or pattern in folder D:  D/flow/flow_NNNN.exr, one per frame
+//   multi-part FILE.exr:              FILE.flow.exr, one part per frame
+// in the layout of data/metrics.h (dx, dy, valid).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace steady {
+
+enum class SequenceKind { Folder, Pattern, MultipartExr, SingleImage, Video };
+
+struct Sequence {
+  SequenceKind kind = SequenceKind::Folder;
+  std::string source;              // the spec as given
+  std::vector<std::string> files;  // one per frame (folder, pattern); the file otherwise
+  std::vector<Tensor> frames;      // [C,H,W] each, all of one shape
+  double fps = 0;                  // 0: the source does not say
+  std::vector<Tensor> flow;        // [3,H,W] per frame, or empty when no motion is stored
+};
+
+struct SequenceReadOptions {
+  int channels = 0;        // as read_image: 0 keeps the files' layout, 1, 3 or 4 converts
+  bool load_flow = true;   // look for stored motion beside the sequence
+};
+
+// Which form spec has (the file system is consulted: a folder, a file's first bytes).
+SequenceKind sequence_kind(const std::string& spec);
+bool is_printf_pattern(const std::string& spec);
+bool has_video_extension(const std::string& path);
+
+Sequence read_sequence(const std::string& spec, const SequenceReadOptions& opt = {});
+
+// The frame files a printf pattern names, in frame order (consecutive numbers).
+std::vector<std::string> expand_pattern(const std::string& pattern);
+
+// Where read_sequence looks for stored motion of a sequence spec.
+std::string flow_location(const std::string& spec);
+
+// Video files: not readable in this build (see the header comment); throws a clear error.
+std::vector<Tensor> read_video_frames(const std::string& path, double* fps);
+
+}  // namespace steady
