@@ -1,8 +1,8 @@
 // CPU convolutions: conv2d and conv_transpose2d, forward and backward, float32 and float64.
 //
-// Everything is one plain convolution seen from three sides. Let the "image" side be the larger
-// tensor [N, C_im, H_im, W_im] and the "columns" side the smaller one [N, C_col, H_col, W_col],
-// w viewed as the matrix [C_col, C_im*k*k], and col = im2col(image) of shape [C_im*k*k, H_col*W_col]:
+// Everything is one plain convolution seen from three sides. Call the tensor that im2col reads
+// the "image" [N, C_im, H_im, W_im] and the other one the "columns" side [N, C_col, H_col, W_col];
+// w is the matrix [C_col, C_im*k*k] and col = im2col(image) is [C_im*k*k, H_col*W_col]:
 //   forward_data:   columns = w * im2col(image)            (conv2d forward)
 //   backward_data:  image   = col2im(w^T * columns)        (conv2d grad_x, conv_transpose2d forward)
 //   weight grad:    gw     += columns * im2col(image)^T    (both grad_w)
@@ -12,16 +12,16 @@
 //
 // Threading (2-core machine, OpenBLAS built with pthreads): the batch is split over OpenMP
 // threads, each with its own im2col buffer, and OpenBLAS runs single-threaded inside, so the two
-// thread pools never compete. With one sample (or one thread) the loop is sequential and
-// OpenBLAS keeps its own threads. Measured on x [8,64,128,128], w [64,64,3,3], pad 1, F32 (see
-// the report in docs/BENCHMARKS.md when written): batch-parallel was the faster of the two.
+// thread pools never compete. With one sample, one thread or a tiny layer the loop is
+// sequential and OpenBLAS keeps its own threads. Measured on x [8,64,128,128], w [64,64,3,3],
+// pad 1, F32, forward + backward, best of 6 on the shared 2-core machine: batch-parallel
+// 274-297 ms, sequential samples with 2-thread OpenBLAS 393-586 ms.
 //
 // Tested by tests/test_ops/conv_reference.cpp against direct loops in double.
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -37,6 +37,10 @@ struct ConvGeometry {
   int64_t c_im = 0, h_im = 0, w_im = 0;     // image side
   int64_t c_col = 0, h_col = 0, w_col = 0;  // columns side
   int64_t k = 0, stride = 1, pad = 0;
+  // The im2col matrix is built a few output rows at a time, so that the chunk GEMM reads is
+  // still in cache and a worker's buffer stays small (a whole sample of a 64-channel 128x128
+  // 3x3 layer would be 37 MB).
+  int64_t chunk_rows = 1;
 
   int64_t image_plane() const { return h_im * w_im; }
   int64_t col_plane() const { return h_col * w_col; }
@@ -45,8 +49,22 @@ struct ConvGeometry {
   int64_t col_rows() const { return c_im * k * k; }  // rows of the im2col matrix
   // A 1x1, stride-1, unpadded convolution's im2col matrix is the image itself.
   bool col_is_image() const { return k == 1 && stride == 1 && pad == 0; }
-  int64_t col_buffer_size() const { return col_is_image() ? 0 : col_rows() * col_plane(); }
+  int64_t col_buffer_size() const { return col_is_image() ? 0 : col_rows() * chunk_rows * w_col; }
+  // multiply-adds of one pass (forward, backward-data or weight gradient) over the batch
+  double macs() const { return double(batch) * c_col * col_rows() * col_plane(); }
 };
+
+// Elements of one im2col chunk: large enough for GEMM to run at full speed, small enough to
+// stay in cache (1 MB of float32). 2^18, 2^19 and 2^20 measured within noise of each other on
+// the benchmark layer; building whole samples at once (37 MB) was 1.3-2x slower.
+constexpr int64_t kChunkElements = int64_t(1) << 18;
+
+void plan_chunks(ConvGeometry& g) {
+  const int64_t row_elements = g.col_rows() * g.w_col;
+  g.chunk_rows = g.col_is_image()
+                     ? g.h_col
+                     : std::min(g.h_col, std::max<int64_t>(1, kChunkElements / row_elements));
+}
 
 // ---- BLAS: row-major GEMM C = alpha * op(A) * op(B) + beta * C
 inline void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -77,20 +95,21 @@ inline void valid_range(int64_t kj, int64_t stride, int64_t pad, int64_t width, 
   *hi = std::max(*lo, std::min(h, count));
 }
 
-// col[(c*k + ki)*k + kj][oh*w_col + ow] = image[c][oh*stride - pad + ki][ow*stride - pad + kj],
-// zero outside the image.
+// Output rows [row_begin, row_end) of the im2col matrix, a [col_rows, (row_end-row_begin)*w_col]
+// block: col[(c*k + ki)*k + kj][(oh - row_begin)*w_col + ow] =
+// image[c][oh*stride - pad + ki][ow*stride - pad + kj], zero outside the image.
 template <class T>
-void im2col(const ConvGeometry& g, const T* image, T* col) {
-  const int64_t plane = g.col_plane();
+void im2col(const ConvGeometry& g, const T* image, int64_t row_begin, int64_t row_end, T* col) {
+  const int64_t width = (row_end - row_begin) * g.w_col;
   for (int64_t c = 0; c < g.c_im; ++c) {
     const T* channel = image + c * g.image_plane();
     for (int64_t ki = 0; ki < g.k; ++ki) {
       for (int64_t kj = 0; kj < g.k; ++kj) {
-        T* row = col + ((c * g.k + ki) * g.k + kj) * plane;
+        T* row = col + ((c * g.k + ki) * g.k + kj) * width;
         int64_t lo, hi;
         valid_range(kj, g.stride, g.pad, g.w_im, g.w_col, &lo, &hi);
-        for (int64_t oh = 0; oh < g.h_col; ++oh) {
-          T* dst = row + oh * g.w_col;
+        for (int64_t oh = row_begin; oh < row_end; ++oh) {
+          T* dst = row + (oh - row_begin) * g.w_col;
           const int64_t ih = oh * g.stride - g.pad + ki;
           if (ih < 0 || ih >= g.h_im) {
             std::fill(dst, dst + g.w_col, T(0));
@@ -111,22 +130,23 @@ void im2col(const ConvGeometry& g, const T* image, T* col) {
   }
 }
 
-// The adjoint of im2col: image = 0, then every column entry is added back where it was read.
+// The adjoint of im2col on the same rows: every entry of the block is added back to the image
+// pixel it was read from (the caller zeroes the image once per sample).
 template <class T>
-void col2im(const ConvGeometry& g, const T* col, T* image) {
-  const int64_t plane = g.col_plane();
-  std::fill(image, image + g.image_sample(), T(0));
+void col2im_add(const ConvGeometry& g, const T* col, int64_t row_begin, int64_t row_end,
+                T* image) {
+  const int64_t width = (row_end - row_begin) * g.w_col;
   for (int64_t c = 0; c < g.c_im; ++c) {
     T* channel = image + c * g.image_plane();
     for (int64_t ki = 0; ki < g.k; ++ki) {
       for (int64_t kj = 0; kj < g.k; ++kj) {
-        const T* row = col + ((c * g.k + ki) * g.k + kj) * plane;
+        const T* row = col + ((c * g.k + ki) * g.k + kj) * width;
         int64_t lo, hi;
         valid_range(kj, g.stride, g.pad, g.w_im, g.w_col, &lo, &hi);
-        for (int64_t oh = 0; oh < g.h_col; ++oh) {
+        for (int64_t oh = row_begin; oh < row_end; ++oh) {
           const int64_t ih = oh * g.stride - g.pad + ki;
           if (ih < 0 || ih >= g.h_im) continue;
-          const T* src = row + oh * g.w_col;
+          const T* src = row + (oh - row_begin) * g.w_col;
           const int64_t base = ih * g.w_im - g.pad + kj;
           for (int64_t ow = lo; ow < hi; ++ow) channel[base + ow * g.stride] += src[ow];
         }
@@ -135,35 +155,82 @@ void col2im(const ConvGeometry& g, const T* col, T* image) {
   }
 }
 
-// ---- per-sample pieces (w is the [c_col, col_rows] matrix)
+// ---- one sample, chunk by chunk. w is the [c_col, col_rows] matrix; a chunk of output rows
+// [r0, r1) is the column block starting at r0*w_col of the columns side (leading dimension
+// col_plane) and the whole of the im2col buffer (leading dimension `width`).
+
+template <class F>
+void for_each_chunk(const ConvGeometry& g, F f) {
+  for (int64_t r0 = 0; r0 < g.h_col; r0 += g.chunk_rows)
+    f(r0, std::min(g.h_col, r0 + g.chunk_rows));
+}
 
 // columns = w * im2col(image) + beta * columns
 template <class T>
 void forward_data_sample(const ConvGeometry& g, const T* w, const T* image, T* col, T* columns,
                          T beta) {
-  const T* cols = image;
-  if (!g.col_is_image()) {
-    im2col(g, image, col);
-    cols = col;
-  }
-  gemm(false, false, g.c_col, g.col_plane(), g.col_rows(), T(1), w, g.col_rows(), cols,
-       g.col_plane(), beta, columns, g.col_plane());
+  for_each_chunk(g, [&](int64_t r0, int64_t r1) {
+    const int64_t width = (r1 - r0) * g.w_col;
+    const T* cols = image;
+    if (!g.col_is_image()) {
+      im2col(g, image, r0, r1, col);
+      cols = col;
+    }
+    gemm(false, false, g.c_col, width, g.col_rows(), T(1), w, g.col_rows(), cols, width, beta,
+         columns + r0 * g.w_col, g.col_plane());
+  });
 }
 
 // image = col2im(w^T * columns)
 template <class T>
 void backward_data_sample(const ConvGeometry& g, const T* w, const T* columns, T* col, T* image) {
-  T* target = g.col_is_image() ? image : col;
-  gemm(true, false, g.col_rows(), g.col_plane(), g.c_col, T(1), w, g.col_rows(), columns,
-       g.col_plane(), T(0), target, g.col_plane());
-  if (!g.col_is_image()) col2im(g, col, image);
+  if (g.col_is_image()) {
+    gemm(true, false, g.col_rows(), g.col_plane(), g.c_col, T(1), w, g.col_rows(), columns,
+         g.col_plane(), T(0), image, g.col_plane());
+    return;
+  }
+  std::fill(image, image + g.image_sample(), T(0));
+  for_each_chunk(g, [&](int64_t r0, int64_t r1) {
+    const int64_t width = (r1 - r0) * g.w_col;
+    gemm(true, false, g.col_rows(), width, g.c_col, T(1), w, g.col_rows(),
+         columns + r0 * g.w_col, g.col_plane(), T(0), col, width);
+    col2im_add(g, col, r0, r1, image);
+  });
 }
 
-// gw += columns * cols^T, where cols is im2col(image) already computed
+// gw += columns * im2col(image)^T, and from the same im2col chunks, when requested:
+//   image_grad   = col2im(w^T * columns)   (conv2d: image x, columns gy)
+//   columns_grad = w * im2col(image)       (conv_transpose2d: image gy, columns x)
 template <class T>
-void weight_grad_sample(const ConvGeometry& g, const T* columns, const T* cols, T* gw) {
-  gemm(false, true, g.c_col, g.col_rows(), g.col_plane(), T(1), columns, g.col_plane(), cols,
-       g.col_plane(), T(1), gw, g.col_rows());
+void weight_and_data_grad_sample(const ConvGeometry& g, const T* w, const T* image,
+                                 const T* columns, T* col, T* gw, T* image_grad,
+                                 T* columns_grad) {
+  if (image_grad && g.col_is_image()) {  // the GEMM below writes straight into image_grad
+    gemm(false, true, g.c_col, g.col_rows(), g.col_plane(), T(1), columns, g.col_plane(), image,
+         g.col_plane(), T(1), gw, g.col_rows());
+    backward_data_sample(g, w, columns, col, image_grad);
+    return;
+  }
+  if (image_grad) std::fill(image_grad, image_grad + g.image_sample(), T(0));
+  for_each_chunk(g, [&](int64_t r0, int64_t r1) {
+    const int64_t width = (r1 - r0) * g.w_col, offset = r0 * g.w_col;
+    const T* cols = image;
+    if (!g.col_is_image()) {
+      im2col(g, image, r0, r1, col);
+      cols = col;
+    }
+    gemm(false, true, g.c_col, g.col_rows(), width, T(1), columns + offset, g.col_plane(), cols,
+         width, T(1), gw, g.col_rows());
+    if (columns_grad) {
+      gemm(false, false, g.c_col, width, g.col_rows(), T(1), w, g.col_rows(), cols, width, T(0),
+           columns_grad + offset, g.col_plane());
+    }
+    if (image_grad) {  // reuses the buffer: cols is not needed any more
+      gemm(true, false, g.col_rows(), width, g.c_col, T(1), w, g.col_rows(), columns + offset,
+           g.col_plane(), T(0), col, width);
+      col2im_add(g, col, r0, r1, image_grad);
+    }
+  });
 }
 
 // Sets OpenBLAS to one thread while batch-parallel OpenMP threads call it, and restores it.
@@ -185,6 +252,15 @@ class SingleThreadedBlas {
   bool active_;
   int saved_ = 1;
 };
+
+// Below this many multiply-adds per pass a parallel region costs more than it saves.
+constexpr double kParallelMacs = 4e6;
+
+int batch_workers(const ConvGeometry& g) {
+  // inside a caller's parallel region the caller already uses the cores
+  if (g.macs() < kParallelMacs || omp_in_parallel()) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(g.batch, omp_get_max_threads())));
+}
 
 // Runs body(sample, worker, col_buffer) for every sample of the batch. With more than one
 // worker the samples are split statically over OpenMP threads (so a worker's samples, and any
@@ -208,16 +284,11 @@ void for_each_sample(const ConvGeometry& g, int workers, Body body) {
   }
 }
 
-int batch_workers(int64_t batch) {
-  if (std::getenv("STEADY_CONV_SEQ")) return 1;  // EXPERIMENT
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(batch, omp_get_max_threads())));
-}
-
 // ---- whole-batch operations
 
 template <class T>
 void add_bias(const ConvGeometry& g, const T* bias, int64_t channels, int64_t plane, T* out) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.batch * channels * plane > (1 << 18))
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t c = 0; c < channels; ++c) {
       T* p = out + (n * channels + c) * plane;
@@ -234,7 +305,7 @@ Tensor bias_grad(const Tensor& gy, DType dtype) {
   Tensor gb = Tensor::empty({channels}, Device::CPU, dtype);
   const T* src = gy.data<T>();
   T* dst = gb.data<T>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (batch * channels * plane > (1 << 18))
   for (int64_t c = 0; c < channels; ++c) {
     double total = 0;
     for (int64_t n = 0; n < batch; ++n) {
@@ -249,7 +320,7 @@ Tensor bias_grad(const Tensor& gy, DType dtype) {
 // columns [N, c_col, h_col, w_col] = w * im2col(image) (+ bias per column channel)
 template <class T>
 void forward_data(const ConvGeometry& g, const T* w, const T* image, const T* bias, T* columns) {
-  const int workers = batch_workers(g.batch);
+  const int workers = batch_workers(g);
   for_each_sample<T>(g, workers, [&](int64_t n, int, T* col) {
     T* out = columns + n * g.col_sample();
     T beta = 0;
@@ -265,20 +336,18 @@ void forward_data(const ConvGeometry& g, const T* w, const T* image, const T* bi
 // image [N, c_im, h_im, w_im] = col2im(w^T * columns)
 template <class T>
 void backward_data(const ConvGeometry& g, const T* w, const T* columns, T* image) {
-  const int workers = batch_workers(g.batch);
+  const int workers = batch_workers(g);
   for_each_sample<T>(g, workers, [&](int64_t n, int, T* col) {
     backward_data_sample(g, w, columns + n * g.col_sample(), col, image + n * g.image_sample());
   });
 }
 
-// gw = sum over the batch of columns * im2col(image)^T; and, when requested, one of the data
-// gradients from the same im2col buffer:
-//   image_grad   = col2im(w^T * columns)   (conv2d: image x, columns gy)
-//   columns_grad = w * im2col(image)       (conv_transpose2d: image gy, columns x)
+// gw = sum over the batch of columns * im2col(image)^T, plus one data gradient (see
+// weight_and_data_grad_sample).
 template <class T>
 void weight_and_data_grad(const ConvGeometry& g, const T* w, const T* image, const T* columns,
                           T* gw, T* image_grad, T* columns_grad) {
-  const int workers = batch_workers(g.batch);
+  const int workers = batch_workers(g);
   const int64_t gw_size = g.c_col * g.col_rows();
   // Per-worker partial sums, added in worker order at the end: deterministic for a given
   // thread count.
@@ -288,19 +357,10 @@ void weight_and_data_grad(const ConvGeometry& g, const T* w, const T* image, con
     std::fill(p.get(), p.get() + gw_size, T(0));
   }
   for_each_sample<T>(g, workers, [&](int64_t n, int worker, T* col) {
-    const T* image_n = image + n * g.image_sample();
-    const T* columns_n = columns + n * g.col_sample();
-    const T* cols = image_n;
-    if (!g.col_is_image()) {
-      im2col(g, image_n, col);
-      cols = col;
-    }
-    weight_grad_sample(g, columns_n, cols, partial[worker].get());
-    if (columns_grad) {
-      gemm(false, false, g.c_col, g.col_plane(), g.col_rows(), T(1), w, g.col_rows(), cols,
-           g.col_plane(), T(0), columns_grad + n * g.col_sample(), g.col_plane());
-    }
-    if (image_grad) backward_data_sample(g, w, columns_n, col, image_grad + n * g.image_sample());
+    weight_and_data_grad_sample(g, w, image + n * g.image_sample(), columns + n * g.col_sample(),
+                                col, partial[worker].get(),
+                                image_grad ? image_grad + n * g.image_sample() : nullptr,
+                                columns_grad ? columns_grad + n * g.col_sample() : nullptr);
   });
   std::copy(partial[0].get(), partial[0].get() + gw_size, gw);
   for (int t = 1; t < workers; ++t) {
@@ -383,6 +443,7 @@ ConvGeometry conv_geometry(const char* op, bool transposed, const Tensor& x, con
                  " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
                  g.pad, ", output_pad ", a.output_pad);
   }
+  plan_chunks(g);
   return g;
 }
 
