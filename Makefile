@@ -17,6 +17,9 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+demo: build
+	@BUILD=$(BUILD) scripts/demo.sh
+
 bench: build
 	@$(BUILD)/bench_ops
 

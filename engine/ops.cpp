@@ -82,6 +82,13 @@ Var concat_channels(const std::vector<Var>& xs) {
   });
 }
 
+Var reshape(const Var& x, const Shape& shape) {
+  Shape original = x.shape();
+  return Var::make(x.value().reshape(shape), "reshape", {x}, [original](Node& self) {
+    accumulate_grad(in(self, 0), self.grad.reshape(original));
+  });
+}
+
 Var slice_channels(const Var& x, int64_t begin, int64_t end) {
   Tensor y = be(x).slice_channels(x.value(), begin, end);
   return Var::make(y, "slice_channels", {x}, [begin, end](Node& self) {

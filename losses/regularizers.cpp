@@ -1,0 +1,136 @@
+#include "losses/regularizers.h"
+
+#include "losses/transform.h"
+
+namespace steady {
+
+const char* reg_mode_name(RegMode m) {
+  switch (m) {
+    case RegMode::None: return "none";
+    case RegMode::Augment: return "augment";
+    case RegMode::StabilityNoise: return "stability-noise";
+    case RegMode::Stability: return "stability";
+    case RegMode::TransInv: return "trans-inv";
+    case RegMode::Jacobian: return "jacobian";
+  }
+  return "?";
+}
+
+namespace {
+
+// [B,C,H,W] + [B,C,H,W] -> [2B,C,H,W]: contiguous NCHW batches stacked along N are one memory
+// concatenation, which concat_channels does on [1, B*C, H, W] views.
+Tensor stack_batches(const Tensor& a, const Tensor& b) {
+  const Shape& s = a.shape();
+  Shape flat{1, s[0] * s[1], s[2], s[3]};
+  return backend_of(a).concat_channels({a.reshape(flat), b.reshape(flat)}).reshape(
+      {2 * s[0], s[1], s[2], s[3]});
+}
+
+// The first or second half of a [2B,C,H,W] batch, differentiably.
+Var batch_half(const Var& v, int half) {
+  const Shape& s = v.shape();
+  int64_t b = s[0] / 2, bc = b * s[1];
+  Var flat = reshape(v, {1, s[0] * s[1], s[2], s[3]});
+  return reshape(slice_channels(flat, half * bc, (half + 1) * bc), {b, s[1], s[2], s[3]});
+}
+
+// max(a, b) elementwise = relu(a - b) + b.
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  Backend& be = backend_of(a);
+  return be.binary(BinaryOp::Add, be.unary(UnaryOp::Relu, be.binary(BinaryOp::Sub, a, b), 0.f), b);
+}
+
+// The fused kernel as a differentiable op of fx and ftx.
+Var fused_reg_loss(RegKind kind, const Var& fx, const Var& ftx, const Tensor& y,
+                   const Tensor& matrix, const Tensor& mask) {
+  RegLoss r = backend_of(fx.value()).reg_loss(kind, fx.value(), ftx.value(), y, matrix, mask);
+  Tensor gfx = r.grad_fx, gftx = r.grad_ftx;
+  return Var::make(r.loss, "reg_loss", {fx, ftx}, [gfx, gftx](Node& self) {
+    // Scale by the upstream gradient without leaving the device (no host sync).
+    Backend& be = backend_of(self.grad);
+    Tensor up = be.broadcast_scalar(self.grad, gfx.shape(), 1.0);
+    accumulate_grad(*self.inputs[0], be.binary(BinaryOp::Mul, up, gfx));
+    accumulate_grad(*self.inputs[1], be.binary(BinaryOp::Mul, up, gftx));
+  });
+}
+
+// The same loss from plain ops: the reference the fused kernel is tested against.
+Var composed_reg_loss(RegKind kind, const Var& fx, const Var& ftx, const Tensor& y,
+                      const Tensor& matrix, const Tensor& mask) {
+  Backend& be = backend_of(fx.value());
+  const Shape& s = fx.shape();
+  Tensor m = mask.defined() ? mask : Tensor::full({s[0], 1, s[2], s[3]}, 1.0, fx.device(), fx.value().dtype());
+  std::vector<Tensor> channels(s[1], m);
+  Var m_c(be.concat_channels(channels));
+  Var d;
+  switch (kind) {
+    case RegKind::Stability: d = sub(fx, ftx); break;
+    case RegKind::TransInv: d = sub(ftx, warp_affine(fx, matrix)); break;
+    case RegKind::Jacobian:
+      d = sub(sub(ftx, Var(be.warp_affine_forward(y, matrix))), sub(fx, Var(y)));
+      break;
+    case RegKind::Augment: d = sub(ftx, Var(be.warp_affine_forward(y, matrix))); break;
+  }
+  double denom = std::max(1.0, static_cast<double>(s[1]) * be.sum(m).item());
+  return scale(sum(mul(m_c, mul(d, d))), 1.0 / denom);
+}
+
+}  // namespace
+
+RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Tensor& y,
+                                 const Tensor& mask, const Network& net,
+                                 const ReconstructionLoss& rec, Rng& rng) {
+  RegularizedLoss out;
+  if (config.mode == RegMode::None) {
+    out.total = rec(net(x));
+    out.rec = out.total.value().item();
+    return out;
+  }
+  const Tensor& xv = x.value();
+  Backend& be = backend_of(xv);
+  const int64_t B = xv.size(0), H = xv.size(2), W = xv.size(3);
+  Tensor partner, matrix, reg_mask = mask;
+  RegKind kind = RegKind::Stability;
+  if (config.mode == RegMode::StabilityNoise) {
+    // x + N(0, sigma^2), sigma ~ U(0.01, 0.04) per image, drawn on the host for determinism.
+    std::vector<float> noise(xv.numel());
+    int64_t per = xv.numel() / B;
+    for (int64_t i = 0; i < B; ++i) {
+      double sigma = rng.uniform(0.01, 0.04);
+      for (int64_t k = 0; k < per; ++k) noise[i * per + k] = static_cast<float>(sigma * rng.normal());
+    }
+    partner = be.binary(BinaryOp::Add, xv, Tensor::from_vector(noise, xv.shape(), xv.device()));
+  } else {
+    matrix = random_transform_matrices(B, H, W, config.transform_scale, rng, xv.device());
+    partner = be.warp_affine_forward(xv, matrix);
+    Tensor valid = be.warp_valid_mask(matrix, B, H, W);
+    switch (config.mode) {
+      case RegMode::Stability:
+        kind = RegKind::Stability;
+        break;
+      case RegMode::TransInv:
+      case RegMode::Augment:
+        kind = config.mode == RegMode::TransInv ? RegKind::TransInv : RegKind::Augment;
+        if (mask.defined()) reg_mask = be.warp_affine_forward(mask, matrix);
+        break;
+      default:
+        kind = RegKind::Jacobian;
+        if (mask.defined()) reg_mask = maximum(mask, be.warp_affine_forward(mask, matrix));
+        break;
+    }
+    reg_mask = reg_mask.defined() ? be.binary(BinaryOp::Mul, reg_mask, valid) : valid;
+  }
+  // The siamese pass: x and its partner as one batch of 2B.
+  Var both = net(Var(stack_batches(xv, partner)));
+  Var fx = batch_half(both, 0), fpartner = batch_half(both, 1);
+  Var l_rec = rec(fx);
+  Var l_reg = config.fused ? fused_reg_loss(kind, fx, fpartner, y, matrix, reg_mask)
+                           : composed_reg_loss(kind, fx, fpartner, y, matrix, reg_mask);
+  out.total = add(scale(l_rec, 1.0 - config.alpha), scale(l_reg, config.alpha));
+  out.rec = l_rec.value().item();
+  out.reg = l_reg.value().item();
+  return out;
+}
+
+}  // namespace steady

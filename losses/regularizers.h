@@ -1,0 +1,41 @@
+// The regularized training loss of the paper: L = (1 - alpha) L_rec + alpha L_reg, with L_reg one
+// of the modes of DESIGN.md section 3 (Eq. 2, 4, 5, 8 and the noise baseline). x and T(x) go
+// through the network as one batch of 2B. With an HDR saturation mask m the L_reg terms count
+// only where the rule says (m; T(m) for trans-inv and augment; max(m, T(m)) for jacobian), and
+// always only where the warp sampled inside the image.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "engine/ops.h"
+#include "engine/rng.h"
+
+namespace steady {
+
+enum class RegMode { None, Augment, StabilityNoise, Stability, TransInv, Jacobian };
+const char* reg_mode_name(RegMode m);  // "none", "augment", "stability-noise", ...
+
+struct RegConfig {
+  RegMode mode = RegMode::None;
+  double alpha = 0.95;
+  double transform_scale = 1.0;
+  bool fused = true;  // false: the same loss composed from plain ops (the reference)
+};
+
+struct RegularizedLoss {
+  Var total;          // [1], what backward() starts from
+  double rec = 0;     // L_rec and L_reg values, for logging
+  double reg = 0;
+};
+
+using Network = std::function<Var(const Var&)>;
+// L_rec of a prediction for the batch's own targets (HDR and colorization differ).
+using ReconstructionLoss = std::function<Var(const Var& prediction)>;
+
+// x [B,C,H,W] the input batch, y the target [B,Cout,H,W], mask [B,1,H,W] or undefined.
+// Transforms and noise are drawn from rng.
+RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Tensor& y,
+                                 const Tensor& mask, const Network& net,
+                                 const ReconstructionLoss& rec, Rng& rng);
+
+}  // namespace steady

@@ -1,0 +1,161 @@
+// bench_ops: times each engine op at the sizes the models use, on one device.
+//   ./bench_ops [--device auto|cpu|cuda] [--repeat N] [--json] [--only SUBSTRING]
+// Each result is the median over --repeat runs after one warm-up, with the bytes the op must
+// move at least (inputs read + outputs written) and the bandwidth that implies.
+// bench/torch_ops.py times the same work in PyTorch; bench/compare.py prints the ratios.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/ops.h"
+#include "losses/transform.h"
+#include "tools/lib/cli.h"
+
+using namespace steady;
+
+namespace {
+
+struct Result {
+  std::string name;
+  double ms;
+  double bytes;
+};
+
+Tensor random_tensor(const Shape& shape, Device device, Rng& rng, double lo = -1, double hi = 1) {
+  std::vector<float> v(shape_numel(shape));
+  for (float& x : v) x = static_cast<float>(rng.uniform(lo, hi));
+  return Tensor::from_vector(v, shape, device);
+}
+
+double bytes_of(std::initializer_list<Shape> shapes) {
+  double b = 0;
+  for (const Shape& s : shapes) b += 4.0 * static_cast<double>(shape_numel(s));
+  return b;
+}
+
+int bench_main(int argc, char** argv) {
+  Cli cli("bench_ops", "[options]");
+  cli.option("device", "auto", "auto, cpu or cuda");
+  cli.option("repeat", "5", "timed runs per op (the median is reported)");
+  cli.option("only", "", "run only ops whose name contains this");
+  cli.flag("json", "print JSON instead of a table");
+  if (!cli.parse(argc, argv)) return 0;
+  Device dev = parse_device(cli.get("device"));
+  int repeat = static_cast<int>(std::max<int64_t>(1, cli.get_int("repeat")));
+  Backend& be = backend(dev);
+  Rng rng(1234);
+  std::vector<Result> results;
+
+  auto time = [&](const std::string& name, double bytes, const std::function<void()>& fn) {
+    if (!cli.get("only").empty() && name.find(cli.get("only")) == std::string::npos) return;
+    fn();
+    be.synchronize();
+    std::vector<double> ms;
+    for (int r = 0; r < repeat; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      fn();
+      be.synchronize();
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    results.push_back({name, ms[ms.size() / 2], bytes});
+    if (!cli.has("json"))
+      std::fprintf(stderr, "  %-44s %10.3f ms\n", name.c_str(), ms[ms.size() / 2]);
+  };
+
+  // The reference size: batch 8, 128x128, 3x3, 64 -> 64 channels.
+  {
+    Shape xs{8, 64, 128, 128}, ws{64, 64, 3, 3};
+    Var x(random_tensor(xs, dev, rng), true), w(random_tensor(ws, dev, rng, -0.05, 0.05), true);
+    Var b(random_tensor({64}, dev, rng), true);
+    time("conv2d_fwd 8x64x128x128 k3 64->64", bytes_of({xs, ws, xs}), [&] {
+      NoGradGuard g;
+      conv2d(x, w, b, 1, 1);
+    });
+    time("conv2d_fwd_bwd 8x64x128x128 k3 64->64", bytes_of({xs, ws, xs, xs, xs, ws}), [&] {
+      backward(sum(conv2d(x, w, b, 1, 1)));
+    });
+  }
+  // HDR decoder up-sampling stage: 8x64x32x32 -> 8x32x64x64.
+  {
+    Shape xs{8, 64, 32, 32}, ws{64, 32, 4, 4}, ys{8, 32, 64, 64};
+    Var x(random_tensor(xs, dev, rng), true), w(random_tensor(ws, dev, rng, -0.05, 0.05), true);
+    Var b(random_tensor({32}, dev, rng), true);
+    time("conv_transpose2d_fwd_bwd 8x64x32x32 k4s2 64->32", bytes_of({xs, ws, ys, ys, xs, ws}),
+         [&] { backward(sum(conv_transpose2d(x, w, b, 2, 1, 0))); });
+  }
+  Shape big{8, 32, 128, 128}, half{8, 32, 64, 64};
+  Tensor a = random_tensor(big, dev, rng), c = random_tensor(big, dev, rng);
+  time("max_pool2d k2s2 8x32x128x128", bytes_of({big, half}), [&] { be.max_pool2d(a, 2, 2); });
+  Tensor ah = random_tensor(half, dev, rng);
+  time("upsample_nearest2d x2 8x32x64x64", bytes_of({half, big}), [&] { be.upsample_nearest2d(ah, 2); });
+  Shape ab_half{8, 2, 64, 64}, ab{8, 2, 128, 128};
+  Tensor abh = random_tensor(ab_half, dev, rng), abf = random_tensor(ab, dev, rng);
+  time("resize_bilinear 8x2x64x64->128", bytes_of({ab_half, ab}), [&] { be.resize_bilinear(abh, 128, 128); });
+  time("resize_bilinear_bwd 8x2x128->64", bytes_of({ab, ab_half}), [&] { be.resize_bilinear_backward(abf, 64, 64); });
+  time("concat_channels 2x 8x32x128x128", bytes_of({big, big, big, big}), [&] { be.concat_channels({a, c}); });
+  {
+    Tensor gamma = random_tensor({32}, dev, rng), beta = random_tensor({32}, dev, rng);
+    Tensor rm = Tensor::zeros({32}, dev), rv = Tensor::full({32}, 1.0, dev);
+    BatchNormSaved saved;
+    time("batch_norm_train 8x32x128x128", bytes_of({big, big, big}),
+         [&] { be.batch_norm_train(a, gamma, beta, rm, rv, 0.1f, 1e-5f, saved); });
+    Tensor gg, gb;
+    time("batch_norm_bwd 8x32x128x128", bytes_of({big, big, big, big}),
+         [&] { be.batch_norm_backward(a, gamma, saved, c, gg, gb); });
+  }
+  time("relu 8x32x128x128", bytes_of({big, big}), [&] { be.unary(UnaryOp::Relu, a, 0.f); });
+  time("add 8x32x128x128", bytes_of({big, big, big}), [&] { be.binary(BinaryOp::Add, a, c); });
+  time("sum 8x32x128x128", bytes_of({big}), [&] { be.sum(a); });
+  {
+    Shape ps{1568698};
+    Tensor p = random_tensor(ps, dev, rng), g = random_tensor(ps, dev, rng);
+    Tensor m = Tensor::zeros(ps, dev), v = Tensor::zeros(ps, dev);
+    AdamArgs args;
+    time("adam 1568698 params", bytes_of({ps, ps, ps, ps, ps, ps, ps}), [&] { be.adam_step(p, g, m, v, args); });
+  }
+  {
+    Shape is{16, 3, 128, 128};
+    Tensor img = random_tensor(is, dev, rng);
+    Tensor matrix = random_transform_matrices(16, 128, 128, 1.0, rng, dev);
+    time("warp_affine_fwd 16x3x128x128", bytes_of({is, is}), [&] { be.warp_affine_forward(img, matrix); });
+    time("warp_affine_bwd 16x3x128x128", bytes_of({is, is}), [&] { be.warp_affine_backward(img, matrix); });
+    Tensor fx = random_tensor(is, dev, rng), ftx = random_tensor(is, dev, rng), y = random_tensor(is, dev, rng);
+    Tensor mask = Tensor::full({16, 1, 128, 128}, 1.0, dev);
+    for (auto [kind, name] : {std::pair{RegKind::Stability, "stability"}, {RegKind::TransInv, "trans-inv"},
+                              {RegKind::Jacobian, "jacobian"}}) {
+      double bytes = bytes_of({is, is, is, is}) + (kind == RegKind::Jacobian ? bytes_of({is}) : 0);
+      time(std::string("reg_loss_fused ") + name + " 16x3x128x128", bytes,
+           [&, kind = kind] { be.reg_loss(kind, fx, ftx, y, matrix, mask); });
+    }
+    // The same trans-inv loss composed from plain ops, for the fused-vs-composed ratio.
+    Var vfx(fx, true), vftx(ftx, true);
+    Var vmask(be.concat_channels({mask, mask, mask}));
+    time("reg_loss_composed trans-inv 16x3x128x128", bytes_of({is, is, is, is}), [&] {
+      Var d = sub(vftx, warp_affine(vfx, matrix));
+      backward(scale(sum(mul(vmask, mul(d, d))), 1.0 / double(shape_numel(is))));
+    });
+  }
+
+  if (cli.has("json")) {
+    nlohmann::json out;
+    out["device"] = device_name(dev);
+    out["results"] = nlohmann::json::array();
+    for (const Result& r : results)
+      out["results"].push_back({{"name", r.name}, {"ms", r.ms}, {"bytes", r.bytes},
+                                {"gbps", r.bytes / (r.ms * 1e-3) / 1e9}});
+    std::printf("%s\n", out.dump(1).c_str());
+  } else {
+    std::printf("%-46s %10s %10s\n", "op", "ms", "GB/s");
+    for (const Result& r : results)
+      std::printf("%-46s %10.3f %10.2f\n", r.name.c_str(), r.ms, r.bytes / (r.ms * 1e-3) / 1e9);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run_tool("bench_ops", bench_main, argc, argv); }

@@ -1,0 +1,229 @@
+#include "tools/lib/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/checkpoint.h"
+#include "losses/regularizers.h"
+
+namespace steady {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_sigint(int) { g_interrupted = true; }
+
+// Every random draw of step s comes from its own counter range, so a resumed run replays the
+// exact same crops, exposures, transforms and noise without saving generator positions.
+Rng step_rng(uint64_t seed, int64_t step) { return Rng(seed, static_cast<uint64_t>(step + 1) << 32); }
+
+std::vector<size_t> epoch_order(size_t n, uint64_t seed, int64_t epoch) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  Rng rng(seed ^ 0x5DEECE66Dull, static_cast<uint64_t>(epoch) << 40);
+  for (size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+  return order;
+}
+
+std::string format_duration(double seconds) {
+  int s = static_cast<int>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%d:%02d", s / 60, s % 60);
+  return buf;
+}
+
+// Progress: a bar redrawn in place on a terminal, a plain line now and then otherwise.
+class Progress {
+ public:
+  explicit Progress(int64_t total) : total_(total), tty_(isatty(fileno(stderr))) {}
+  void update(int epoch, int epochs, int64_t step, int64_t step_in_epoch, int64_t steps_per_epoch,
+              const RegularizedLoss& loss, double images_per_s, double eta_s, bool force) {
+    auto now = std::chrono::steady_clock::now();
+    double since = std::chrono::duration<double>(now - last_).count();
+    if (!force && since < (tty_ ? 0.2 : 5.0)) return;
+    last_ = now;
+    int width = 24, filled = static_cast<int>(width * step_in_epoch / std::max<int64_t>(1, steps_per_epoch));
+    std::string bar(filled, '#');
+    bar += std::string(width - filled, '.');
+    std::fprintf(stderr, "%sepoch %d/%d [%s] step %lld/%lld  loss %.5f (rec %.5f reg %.5f)  %.1f img/s  ETA %s%s",
+                 tty_ ? "\r" : "", epoch, epochs, bar.c_str(), (long long)step_in_epoch,
+                 (long long)steps_per_epoch, loss.total.value().item(), loss.rec, loss.reg,
+                 images_per_s, format_duration(eta_s).c_str(), tty_ ? "\033[K" : "\n");
+    std::fflush(stderr);
+  }
+  void finish_line() {
+    if (tty_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  int64_t total_;
+  bool tty_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+RegMode parse_mode(const std::string& name) {
+  for (RegMode m : {RegMode::None, RegMode::Augment, RegMode::StabilityNoise, RegMode::Stability,
+                    RegMode::TransInv, RegMode::Jacobian})
+    if (name == reg_mode_name(m)) return m;
+  fail("--reg must be none, augment, stability-noise, stability, trans-inv or jacobian, got '",
+       name, "'");
+}
+
+}  // namespace
+
+void add_training_options(Cli& cli) {
+  cli.option("reg", "none", "regularizer: none|augment|stability-noise|stability|trans-inv|jacobian");
+  cli.option("alpha", "0.95", "weight of the regularizer: L = (1-alpha) L_rec + alpha L_reg");
+  cli.option("transf-scale", "1", "scale of the random transforms (Table 1 ranges times this)");
+  cli.option("init", "", "start from this checkpoint's weights (fine-tuning, Sec. 3.5)");
+  cli.flag("resume", "continue the run in --out from its last.safetensors");
+  cli.option("epochs", "20", "passes over the training data");
+  cli.option("batch", "8", "images per batch (each step runs 2x through the network)");
+  cli.option("lr", "1e-4", "Adam learning rate");
+  cli.option("size", "128", "training crop size in pixels");
+  cli.option("device", "auto", "auto, cpu or cuda");
+  cli.option("seed", "1", "seed of every random draw (init, order, crops, transforms, noise)");
+  cli.option("out", "runs/run", "output folder: checkpoints and log.csv");
+  cli.option("stop-after", "0", "stop after this many steps in total, as if interrupted (0: never)");
+  cli.flag("summary", "print the model's layer table and parameter count, then exit");
+}
+
+int run_training(TrainTask& task, const Cli& cli) {
+  std::unique_ptr<Model> model = make_model(task.task());
+  if (cli.has("summary")) {
+    std::fputs(model->summary().c_str(), stdout);
+    return 0;
+  }
+  STEADY_CHECK(cli.positional().size() == 1, "expected one DATA folder (see --help)");
+  const std::string out = cli.get("out");
+  const uint64_t seed = static_cast<uint64_t>(cli.get_int("seed"));
+  const int epochs = static_cast<int>(cli.get_int("epochs"));
+  const int batch = static_cast<int>(cli.get_int("batch"));
+  const int size = static_cast<int>(cli.get_int("size"));
+  const int64_t stop_after = cli.get_int("stop-after");
+  RegConfig reg;
+  reg.mode = parse_mode(cli.get("reg"));
+  reg.alpha = cli.get_double("alpha");
+  reg.transform_scale = cli.get_double("transf-scale");
+  STEADY_CHECK(epochs > 0 && batch > 0 && size >= 16, "--epochs and --batch must be positive ",
+               "and --size at least 16");
+  STEADY_CHECK(reg.alpha >= 0 && reg.alpha <= 1, "--alpha must lie in [0, 1]");
+  Device device = parse_device(cli.get("device"));
+
+  task.open(cli.positional()[0]);
+  STEADY_CHECK(task.size() >= static_cast<size_t>(batch), cli.positional()[0], " holds ",
+               task.size(), " training images, fewer than --batch ", batch);
+  const int64_t steps_per_epoch = static_cast<int64_t>(task.size()) / batch;
+  const int64_t total_steps = steps_per_epoch * epochs;
+
+  Rng init_rng(seed);
+  model->finalize(device, init_rng);
+  AdamArgs adam_args;
+  adam_args.lr = static_cast<float>(cli.get_double("lr"));
+  Adam adam(adam_args);
+  adam.attach(model->params());
+
+  nlohmann::json config = {{"task", task.task()}, {"reg", cli.get("reg")},
+                           {"alpha", reg.alpha}, {"transf_scale", reg.transform_scale},
+                           {"epochs", epochs}, {"batch", batch}, {"lr", adam_args.lr},
+                           {"size", size}, {"seed", seed}, {"data", cli.positional()[0]},
+                           {"init", cli.get("init")}};
+  int64_t step = 0;
+  const std::string last = out + "/last.safetensors";
+  if (cli.has("resume")) {
+    STEADY_CHECK(fs::exists(last), "--resume: no checkpoint at ", last);
+    CheckpointMeta meta = load_checkpoint(last, model->params(), &adam);
+    nlohmann::json saved = nlohmann::json::parse(meta.config);
+    STEADY_CHECK(saved.value("task", "") == task.task(), last, " is a ", saved.value("task", "?"),
+                 " model, not ", task.task());
+    step = meta.step;
+    std::fprintf(stderr, "resuming %s at step %lld\n", last.c_str(), (long long)step);
+  } else if (!cli.get("init").empty()) {
+    CheckpointMeta meta = read_checkpoint_meta(cli.get("init"));
+    std::string init_task = nlohmann::json::parse(meta.config).value("task", "");
+    STEADY_CHECK(init_task == task.task(), "--init ", cli.get("init"), " is a ", init_task,
+                 " model, not ", task.task());
+    load_checkpoint(cli.get("init"), model->params(), nullptr);
+  }
+  fs::create_directories(out);
+
+  auto save = [&](const std::string& path) {
+    CheckpointMeta meta;
+    meta.step = step;
+    meta.rng_seed = seed;
+    meta.config = config.dump();
+    save_checkpoint(path, model->params(), &adam, meta);
+  };
+
+  std::ofstream log(out + "/log.csv", std::ios::app);
+  STEADY_CHECK(log.good(), "cannot write ", out, "/log.csv");
+  if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s\n";
+
+  std::signal(SIGINT, on_sigint);
+  std::fprintf(stderr, "training %s on %s: %zu images, %lld steps per epoch, --reg %s, device %s\n",
+               task.task().c_str(), cli.positional()[0].c_str(), task.size(),
+               (long long)steps_per_epoch, cli.get("reg").c_str(), device_name(device));
+  Progress progress(total_steps);
+  auto run_start = std::chrono::steady_clock::now();
+  const int64_t first_step = step;
+  auto net = [&](const Var& x) { return model->forward(x, true); };
+  while (step < total_steps) {
+    int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
+    std::vector<size_t> order = epoch_order(task.size(), seed, epoch);
+    std::vector<size_t> idx(order.begin() + in_epoch * batch, order.begin() + (in_epoch + 1) * batch);
+    Rng rng = step_rng(seed, step);
+    Batch b = task.load_batch(idx, size, rng, device);
+    model->params().zero_grad();
+    auto rec = [&](const Var& pred) { return task.reconstruction_loss(pred, b.y, b.mask); };
+    RegularizedLoss loss = regularized_loss(reg, Var(b.x), b.y, b.mask, net, rec, rng);
+    backward(loss.total);
+    adam.step(model->params());
+    ++step;
+
+    double loss_value = loss.total.value().item();
+    STEADY_CHECK(std::isfinite(loss_value), "the loss became ", loss_value, " at step ", step,
+                 "; try a lower --lr");
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    double ips = static_cast<double>((step - first_step) * batch) / std::max(elapsed, 1e-9);
+    double eta = elapsed / static_cast<double>(step - first_step) * static_cast<double>(total_steps - step);
+    log << step << ',' << epoch << ',' << loss_value << ',' << loss.rec << ',' << loss.reg << ','
+        << ips << '\n';
+    bool epoch_done = step % steps_per_epoch == 0;
+    progress.update(static_cast<int>(epoch + 1), epochs, step, in_epoch + 1, steps_per_epoch, loss,
+                    ips, eta, epoch_done);
+    if (epoch_done) {
+      char name[64];
+      std::snprintf(name, sizeof name, "/epoch_%03lld.safetensors", (long long)(epoch + 1));
+      save(out + name);
+      save(last);
+      log.flush();
+    }
+    if (g_interrupted || (stop_after > 0 && step >= stop_after)) {
+      save(last);
+      progress.finish_line();
+      std::fprintf(stderr, "%s at step %lld: saved %s; continue with --resume\n",
+                   g_interrupted ? "interrupted" : "stopped", (long long)step, last.c_str());
+      return g_interrupted ? 130 : 0;
+    }
+  }
+  progress.finish_line();
+  save(last);
+  std::fprintf(stderr, "done: %lld steps, final checkpoint %s\n", (long long)step, last.c_str());
+  return 0;
+}
+
+}  // namespace steady
