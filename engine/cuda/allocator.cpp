@@ -40,9 +40,11 @@ class CachingAllocator {
  public:
   void* alloc(size_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
-    // Guard checks need a synchronous read when the block is freed: not inside a capture.
+    // The guard bytes are reserved whenever checks are on, so a captured step asks for the same
+    // buckets as its warm-up; they are written and checked only outside a capture (the check is
+    // a synchronous read).
+    const size_t size = bucket_size(guard_checks_ ? bytes + kGuardBytes : bytes);
     const bool guarded = guard_checks_ && capture_pool_ == 0;
-    const size_t size = bucket_size(guarded ? bytes + kGuardBytes : bytes);
     void* p = nullptr;
     if (capture_pool_ != 0) {
       p = take(pools_[capture_pool_], size);

@@ -1,0 +1,416 @@
+// CUDA convolutions through cuDNN (v9, legacy convolution API), float32, PyTorch semantics.
+//
+// As on the CPU (engine/cpu/conv.cpp), everything is one plain cross-correlation seen from three
+// sides. The "image" side is the larger tensor [N, C_im, H_im, W_im], the "columns" side the
+// smaller one [N, C_col, H_col, W_col], the filter [C_col, C_im, k, k]:
+//   forward          image -> columns   conv2d forward; conv_transpose2d grad_x
+//   backward data    columns -> image   conv2d grad_x;  conv_transpose2d forward
+//   backward filter  (image, columns gradient) -> filter gradient, for both
+// conv2d's image is x; conv_transpose2d's image is its output and its w [Ci, Co, k, k] already is
+// the [C_col, C_im, k, k] filter. Bias add and bias gradient are our own kernels
+// (engine/cuda/conv_bias.cu).
+//
+// Per geometry (and determinism setting) a plan holds the descriptors, made once, and for each
+// direction the candidate algorithms from cudnnGet*Algorithm_v7 (cuDNN's heuristic ranking, no
+// benchmarking, so the choice is reproducible), keeping those that succeed, fit the workspace
+// limit, are deterministic when asked, and use no TF32 unless STEADY_TF32=1; the deterministic
+// implicit-GEMM algorithm of each direction is always the last resort. The first candidate that
+// runs successfully is remembered. All convolutions share one workspace that only grows; an
+// outgrown workspace is kept (not freed), since a captured CUDA graph may still use it.
+#include <array>
+#include <climits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "engine/cuda/allocator.h"
+#include "engine/cuda/checks.h"
+#include "engine/cuda/conv_bias.h"
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/runtime.h"
+
+namespace steady {
+namespace {
+
+// Shapes of one convolution, named from the image / columns sides described above.
+struct ConvGeometry {
+  int64_t batch = 0;
+  int64_t c_im = 0, h_im = 0, w_im = 0;     // image side
+  int64_t c_col = 0, h_col = 0, w_col = 0;  // columns side
+  int64_t k = 0, stride = 1, pad = 0;
+
+  std::array<int64_t, 10> key() const {
+    return {batch, c_im, h_im, w_im, c_col, h_col, w_col, k, stride, pad};
+  }
+  std::string str() const {
+    return "image " + shape_str({batch, c_im, h_im, w_im}) + ", columns " +
+           shape_str({batch, c_col, h_col, w_col}) + ", kernel " + std::to_string(k) +
+           ", stride " + std::to_string(stride) + ", pad " + std::to_string(pad);
+  }
+};
+
+Shape image_shape(const ConvGeometry& g) { return {g.batch, g.c_im, g.h_im, g.w_im}; }
+Shape columns_shape(const ConvGeometry& g) { return {g.batch, g.c_col, g.h_col, g.w_col}; }
+
+// ---- argument checks (the CPU backend's, for cuda float32 tensors)
+
+void check_args(const char* op, const Conv2dArgs& a, bool transposed) {
+  STEADY_CHECK(a.stride >= 1, op, ": stride must be >= 1, got ", a.stride);
+  STEADY_CHECK(a.pad >= 0, op, ": pad must be >= 0, got ", a.pad);
+  if (transposed) {
+    STEADY_CHECK(a.output_pad >= 0 && a.output_pad < a.stride, op,
+                 ": output_pad must be in [0, stride) = [0, ", a.stride, "), got ", a.output_pad);
+  } else {
+    STEADY_CHECK(a.output_pad == 0, op, ": output_pad applies to conv_transpose2d only, got ",
+                 a.output_pad);
+  }
+}
+
+ConvGeometry conv_geometry(const char* op, bool transposed, const Tensor& x, const Tensor& w,
+                           const Tensor& b, const Conv2dArgs& a) {
+  cuda::check_cuda_f32(op, x, "x");
+  cuda::check_cuda_f32(op, w, "w");
+  check_args(op, a, transposed);
+  STEADY_CHECK(x.dim() == 4, op, ": x must be [N, C, H, W], got ", x.str());
+  STEADY_CHECK(x.numel() > 0, op, ": x ", x.str(), " is empty");
+  STEADY_CHECK(w.dim() == 4, op, ": w must be ",
+               transposed ? "[Ci, Co, k, k]" : "[Co, Ci, k, k]", ", got ", w.str());
+  STEADY_CHECK(w.size(2) == w.size(3) && w.size(2) >= 1, op,
+               ": the kernel must be square and non-empty, w is ", w.str());
+  STEADY_CHECK(w.numel() > 0, op, ": w ", w.str(), " is empty");
+  const int64_t x_channels = x.size(1);
+  const int64_t w_in = transposed ? w.size(0) : w.size(1);
+  STEADY_CHECK(x_channels == w_in, op, ": x ", x.str(), " has ", x_channels,
+               " channels but w ", w.str(), " expects ", w_in);
+  const int64_t out_channels = transposed ? w.size(1) : w.size(0);
+  if (b.defined()) {
+    cuda::check_cuda_f32(op, b, "b");
+    STEADY_CHECK(b.dim() == 1 && b.size(0) == out_channels, op, ": b must be [", out_channels,
+                 "] for w ", w.str(), ", got ", b.str());
+  }
+  ConvGeometry g;
+  g.batch = x.size(0);
+  g.k = w.size(2);
+  g.stride = a.stride;
+  g.pad = a.pad;
+  const int64_t h = x.size(2), wd = x.size(3);
+  if (!transposed) {
+    g.c_im = x_channels, g.h_im = h, g.w_im = wd;
+    g.c_col = out_channels;
+    auto out_size = [&](int64_t in) {
+      const int64_t span = in + 2 * g.pad - g.k;
+      return span < 0 ? int64_t(0) : span / g.stride + 1;
+    };
+    g.h_col = out_size(h), g.w_col = out_size(wd);
+    STEADY_CHECK(g.h_col > 0 && g.w_col > 0, op, ": output size ", g.h_col, "x", g.w_col,
+                 " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
+                 g.pad);
+  } else {
+    g.c_col = x_channels, g.h_col = h, g.w_col = wd;
+    g.c_im = out_channels;
+    g.h_im = (h - 1) * g.stride - 2 * g.pad + g.k + a.output_pad;
+    g.w_im = (wd - 1) * g.stride - 2 * g.pad + g.k + a.output_pad;
+    STEADY_CHECK(g.h_im > 0 && g.w_im > 0, op, ": output size ", g.h_im, "x", g.w_im,
+                 " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
+                 g.pad, ", output_pad ", a.output_pad);
+  }
+  for (int64_t v : g.key()) {
+    STEADY_CHECK(v <= INT_MAX, op, ": a dimension of ", g.str(), " exceeds cuDNN's int range");
+  }
+  return g;
+}
+
+void check_grad_output(const char* op, const Tensor& gy, const Shape& expected) {
+  cuda::check_cuda_f32(op, gy, "gy");
+  STEADY_CHECK(gy.shape() == expected, op, ": gy ", gy.str(), " must have the output shape ",
+               shape_str(expected));
+}
+
+// ---- plans
+
+enum Direction { kForward = 0, kBackwardData = 1, kBackwardFilter = 2 };
+
+const char* direction_name(Direction d) {
+  return d == kForward ? "forward" : d == kBackwardData ? "backward-data" : "backward-filter";
+}
+
+struct Candidate {
+  int algo;  // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t of the direction
+  cudnnMathType_t math;
+  size_t workspace;
+};
+
+struct ConvPlan {
+  cudnnTensorDescriptor_t image = nullptr, columns = nullptr;
+  cudnnFilterDescriptor_t filter = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnMathType_t base_math = CUDNN_FMA_MATH;
+  bool deterministic = false;
+  bool listed[3] = {false, false, false};
+  std::vector<Candidate> candidates[3];
+  int chosen[3] = {-1, -1, -1};  // index into candidates, once one has run
+};
+
+std::unique_ptr<ConvPlan> make_plan(const ConvGeometry& g, bool deterministic) {
+  auto p = std::make_unique<ConvPlan>();
+  auto i = [](int64_t v) { return static_cast<int>(v); };
+  p->deterministic = deterministic;
+  // FMA math keeps float32 convolutions off the TF32 tensor-core path; DEFAULT allows it.
+  p->base_math = cuda::tf32_enabled() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->image));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->image, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                         i(g.batch), i(g.c_im), i(g.h_im), i(g.w_im)));
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->columns));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->columns, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                         i(g.batch), i(g.c_col), i(g.h_col), i(g.w_col)));
+  CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->filter));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+                                         i(g.c_col), i(g.c_im), i(g.k), i(g.k)));
+  CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv));
+  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv, i(g.pad), i(g.pad), i(g.stride),
+                                              i(g.stride), 1, 1, CUDNN_CROSS_CORRELATION,
+                                              CUDNN_DATA_FLOAT));
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, p->base_math));
+  // cuDNN must see the same columns shape as we do (conv_transpose2d's output_pad < stride
+  // vanishes in the floor division).
+  int on = 0, oc = 0, oh = 0, ow = 0;
+  CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->image, p->filter, &on, &oc, &oh,
+                                                    &ow));
+  STEADY_ASSERT(on == g.batch && oc == g.c_col && oh == g.h_col && ow == g.w_col);
+  return p;
+}
+
+template <class Perf>
+bool acceptable(const Perf& perf, size_t limit, bool deterministic) {
+  if (perf.status != CUDNN_STATUS_SUCCESS) return false;
+  if (perf.memory > limit) return false;
+  if (deterministic && perf.determinism != CUDNN_DETERMINISTIC) return false;
+  if (!cuda::tf32_enabled() && perf.mathType != CUDNN_FMA_MATH &&
+      perf.mathType != CUDNN_DEFAULT_MATH) {
+    return false;  // a tensor-op math type: TF32 for float32 data
+  }
+  return true;
+}
+
+template <class Perf>
+void add_ranked(std::vector<Candidate>& out, const Perf* perf, int count, const ConvPlan& p) {
+  const size_t limit = cuda::cudnn_workspace_limit();
+  for (int r = 0; r < count; ++r) {
+    if (!acceptable(perf[r], limit, p.deterministic)) continue;
+    const cudnnMathType_t math = cuda::tf32_enabled() ? perf[r].mathType : CUDNN_FMA_MATH;
+    out.push_back(Candidate{static_cast<int>(perf[r].algo), math, perf[r].memory});
+  }
+}
+
+void add_fallback(std::vector<Candidate>& out, int algo, cudnnStatus_t size_status,
+                  size_t workspace, const ConvPlan& p) {
+  if (size_status != CUDNN_STATUS_SUCCESS) return;
+  for (const Candidate& c : out)
+    if (c.algo == algo && c.math == p.base_math) return;
+  out.push_back(Candidate{algo, p.base_math, workspace});
+}
+
+void list_candidates(ConvPlan& p, Direction dir) {
+  cudnnHandle_t h = cuda::cudnn_handle();
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.base_math));
+  std::vector<Candidate>& out = p.candidates[dir];
+  int returned = 0;
+  size_t ws = 0;
+  switch (dir) {
+    case kForward: {
+      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+      CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.image, p.filter, p.conv, p.columns,
+                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                         &returned, perf));
+      add_ranked(out, perf, returned, p);
+      const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+      const cudnnStatus_t st = cudnnGetConvolutionForwardWorkspaceSize(h, p.image, p.filter,
+                                                                       p.conv, p.columns, algo, &ws);
+      add_fallback(out, algo, st, ws, p);
+      break;
+    }
+    case kBackwardData: {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+      CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+          h, p.filter, p.columns, p.conv, p.image, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+          &returned, perf));
+      add_ranked(out, perf, returned, p);
+      const auto algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;  // implicit GEMM, deterministic
+      const cudnnStatus_t st = cudnnGetConvolutionBackwardDataWorkspaceSize(
+          h, p.filter, p.columns, p.conv, p.image, algo, &ws);
+      add_fallback(out, algo, st, ws, p);
+      break;
+    }
+    case kBackwardFilter: {
+      cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+      CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+          h, p.image, p.columns, p.conv, p.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+          &returned, perf));
+      add_ranked(out, perf, returned, p);
+      const auto algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;  // implicit GEMM, deterministic
+      const cudnnStatus_t st = cudnnGetConvolutionBackwardFilterWorkspaceSize(
+          h, p.image, p.columns, p.conv, p.filter, algo, &ws);
+      add_fallback(out, algo, st, ws, p);
+      break;
+    }
+  }
+  p.listed[dir] = true;
+}
+
+std::mutex& conv_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+ConvPlan& plan_for(const ConvGeometry& g) {
+  static std::map<std::pair<std::array<int64_t, 10>, bool>, std::unique_ptr<ConvPlan>> plans;
+  const bool det = cuda::deterministic();
+  auto& slot = plans[{g.key(), det}];
+  if (!slot) slot = make_plan(g, det);
+  return *slot;
+}
+
+// The shared workspace: grows to the largest request; outgrown blocks stay allocated because a
+// captured graph may hold their address.
+void* workspace(size_t bytes) {
+  static void* ptr = nullptr;
+  static size_t size = 0;
+  static std::vector<void*> outgrown;
+  if (bytes > size) {
+    if (ptr) outgrown.push_back(ptr);
+    ptr = cuda::device_alloc(bytes);
+    size = bytes;
+  }
+  return ptr;
+}
+
+// Runs one direction of a plan: run(algo, workspace, bytes) issues the cuDNN call. The remembered
+// algorithm goes first; otherwise the candidates in rank order until one succeeds.
+template <class Run>
+void execute(const char* op, const ConvGeometry& g, ConvPlan& p, Direction dir, Run run) {
+  if (!p.listed[dir]) list_candidates(p, dir);
+  const std::vector<Candidate>& cands = p.candidates[dir];
+  auto attempt = [&](const Candidate& c) {
+    CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, c.math));
+    return run(c.algo, workspace(c.workspace), c.workspace);
+  };
+  const int chosen = p.chosen[dir];
+  if (chosen >= 0 && attempt(cands[chosen]) == CUDNN_STATUS_SUCCESS) return;
+  cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    if (static_cast<int>(i) == chosen) continue;
+    last = attempt(cands[i]);
+    if (last == CUDNN_STATUS_SUCCESS) {
+      if (chosen < 0) p.chosen[dir] = static_cast<int>(i);
+      return;
+    }
+  }
+  fail(op, ": no cuDNN ", direction_name(dir), " algorithm ran for ", g.str(), " (",
+       cands.size(), " candidates, last status ", cudnnGetErrorString(last), ")");
+}
+
+const float kOne = 1.f, kZero = 0.f;
+
+// columns = conv(image, filter)
+void run_forward(const char* op, const ConvGeometry& g, const float* image, const float* filter,
+                 float* columns) {
+  ConvPlan& p = plan_for(g);
+  execute(op, g, p, kForward, [&](int algo, void* ws, size_t bytes) {
+    return cudnnConvolutionForward(cuda::cudnn_handle(), &kOne, p.image, image, p.filter, filter,
+                                   p.conv, static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws,
+                                   bytes, &kZero, p.columns, columns);
+  });
+}
+
+// image = conv^T(columns, filter)
+void run_backward_data(const char* op, const ConvGeometry& g, const float* filter,
+                       const float* columns, float* image) {
+  ConvPlan& p = plan_for(g);
+  execute(op, g, p, kBackwardData, [&](int algo, void* ws, size_t bytes) {
+    return cudnnConvolutionBackwardData(cuda::cudnn_handle(), &kOne, p.filter, filter, p.columns,
+                                        columns, p.conv,
+                                        static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), ws,
+                                        bytes, &kZero, p.image, image);
+  });
+}
+
+// filter_grad = d<columns_grad, conv(image, filter)>/d filter
+void run_backward_filter(const char* op, const ConvGeometry& g, const float* image,
+                         const float* columns_grad, float* filter_grad) {
+  ConvPlan& p = plan_for(g);
+  execute(op, g, p, kBackwardFilter, [&](int algo, void* ws, size_t bytes) {
+    return cudnnConvolutionBackwardFilter(cuda::cudnn_handle(), &kOne, p.image, image, p.columns,
+                                          columns_grad, p.conv,
+                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), ws,
+                                          bytes, &kZero, p.filter, filter_grad);
+  });
+}
+
+Tensor bias_grad(const Tensor& gy) {
+  Tensor gb = Tensor::empty({gy.size(1)}, Device::CUDA);
+  cuda::channel_sum(gy.data<float>(), gb.data<float>(), gy.size(0), gy.size(1),
+                    gy.size(2) * gy.size(3));
+  return gb;
+}
+
+}  // namespace
+
+Tensor CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
+  const char* op = "conv2d";
+  const ConvGeometry g = conv_geometry(op, false, x, w, b, a);
+  std::lock_guard<std::mutex> lock(conv_mutex());
+  Tensor y = Tensor::empty(columns_shape(g), Device::CUDA);
+  run_forward(op, g, x.data<float>(), w.data<float>(), y.data<float>());
+  if (b.defined()) {
+    cuda::add_channel_bias(y.data<float>(), b.data<float>(), g.batch, g.c_col, g.h_col * g.w_col);
+  }
+  return y;
+}
+
+ConvGrads CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+                                       const Tensor& gy, Conv2dArgs a) {
+  const char* op = "conv2d_backward";
+  const ConvGeometry g = conv_geometry(op, false, x, w, Tensor(), a);
+  check_grad_output(op, gy, columns_shape(g));
+  std::lock_guard<std::mutex> lock(conv_mutex());
+  ConvGrads r;
+  r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
+  run_backward_data(op, g, w.data<float>(), gy.data<float>(), r.grad_x.data<float>());
+  r.grad_w = Tensor::empty(w.shape(), Device::CUDA);
+  run_backward_filter(op, g, x.data<float>(), gy.data<float>(), r.grad_w.data<float>());
+  if (has_bias) r.grad_b = bias_grad(gy);
+  return r;
+}
+
+Tensor CudaBackend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
+                                     Conv2dArgs a) {
+  const char* op = "conv_transpose2d";
+  const ConvGeometry g = conv_geometry(op, true, x, w, b, a);
+  std::lock_guard<std::mutex> lock(conv_mutex());
+  Tensor y = Tensor::empty(image_shape(g), Device::CUDA);
+  run_backward_data(op, g, w.data<float>(), x.data<float>(), y.data<float>());
+  if (b.defined()) {
+    cuda::add_channel_bias(y.data<float>(), b.data<float>(), g.batch, g.c_im, g.h_im * g.w_im);
+  }
+  return y;
+}
+
+ConvGrads CudaBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+                                                 const Tensor& gy, Conv2dArgs a) {
+  const char* op = "conv_transpose2d_backward";
+  const ConvGeometry g = conv_geometry(op, true, x, w, Tensor(), a);
+  check_grad_output(op, gy, image_shape(g));
+  std::lock_guard<std::mutex> lock(conv_mutex());
+  ConvGrads r;
+  // x is the columns side: its gradient is the plain convolution of gy.
+  r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
+  run_forward(op, g, gy.data<float>(), w.data<float>(), r.grad_x.data<float>());
+  r.grad_w = Tensor::empty(w.shape(), Device::CUDA);
+  run_backward_filter(op, g, gy.data<float>(), x.data<float>(), r.grad_w.data<float>());
+  if (has_bias) r.grad_b = bias_grad(gy);
+  return r;
+}
+
+}  // namespace steady

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# One-call check of the CUDA path on a machine with a GPU: configure with -DSTEADY_CUDA=ON, build,
+# run the whole ctest suite, time the ops (bench_ops, and PyTorch's peer when torch is there),
+# and write the logs and JSON results to OUTDIR.
+#
+#   scripts/gpu-check.sh [OUTDIR]        (default: BUILD_DIR/gpu-check)
+#
+# cuDNN is taken from the CUDA toolkit when it has it (/usr/local/cuda), else from the pip
+# packages nvidia-cudnn-cu13 or nvidia-cudnn-cu12 in python3's site-packages (their include/ and
+# lib/; the pip lib/ holds only libcudnn.so.9, so BUILD_DIR/cudnn-shim provides the unversioned
+# libcudnn.so that CMake's find_library needs). Set CUDNN_ROOT to choose one yourself, or
+# CUDNN_SOURCE=system|pip to force a source.
+#
+# Environment: BUILD_DIR (default build-gpu-check), JOBS (default nproc).
+# Writes at most 8 files (the device tool brings back no more): summary.txt, env.txt, build.log,
+# ctest.log, bench_ops.json, bench_ops.log, torch_ops.json, bench_compare.md.
+# Exit status: 0 when the build and every test passed and the GPU tests really ran.
+set -uo pipefail
+
+# OUTDIR is relative to where the script is called from; everything else to the repository.
+OUTDIR=${1:-}
+if [ -n "$OUTDIR" ]; then
+  mkdir -p "$OUTDIR" && OUTDIR=$(cd "$OUTDIR" && pwd) || exit 1
+fi
+cd "$(dirname "$0")/.." || exit 1
+BUILD_DIR=${BUILD_DIR:-build-gpu-check}
+JOBS=${JOBS:-$(nproc)}
+if [ -z "$OUTDIR" ]; then
+  mkdir -p "$BUILD_DIR/gpu-check" && OUTDIR=$(cd "$BUILD_DIR/gpu-check" && pwd) || exit 1
+fi
+SUMMARY="$OUTDIR/summary.txt"
+: >"$SUMMARY"
+
+say() { echo "gpu-check: $*" | tee -a "$SUMMARY"; }
+# The first of its arguments that exists (unmatched globs stay literal and do not exist).
+first_existing() {
+  local f
+  for f in "$@"; do
+    [ -e "$f" ] && { echo "$f"; return; }
+  done
+}
+die() { say "FAILED: $*"; exit 1; }
+
+# ---------------------------------------------------------------- toolkit
+if ! command -v nvcc >/dev/null 2>&1; then
+  [ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH
+fi
+command -v nvcc >/dev/null 2>&1 || die "nvcc not found (no CUDA toolkit on PATH or in /usr/local/cuda)"
+
+# ---------------------------------------------------------------- cuDNN
+# Prints the folder holding include/cudnn.h and lib/libcudnn.so, creating a shim folder for a
+# pip install whose lib/ has only the versioned library. Prints nothing when none is found.
+find_cudnn_root() {
+  local source=${CUDNN_SOURCE:-auto}
+  if [ "$source" != pip ]; then
+    for root in /usr/local/cuda /usr; do
+      if [ -f "$root/include/cudnn.h" ] &&
+         [ -n "$(first_existing "$root"/lib*/libcudnn.so "$root"/lib/*-linux-gnu/libcudnn.so)" ]; then
+        echo "$root"
+        return
+      fi
+    done
+  fi
+  [ "$source" = system ] && return
+  local pkg
+  pkg=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null) || return
+  [ -f "$pkg/include/cudnn.h" ] || return
+  local lib
+  lib=$(first_existing "$pkg"/lib/libcudnn.so.[0-9]*)
+  [ -n "$lib" ] || return
+  if [ -e "$pkg/lib/libcudnn.so" ]; then
+    echo "$pkg"
+    return
+  fi
+  # The shim lives in the build folder: the build keeps pointing at it.
+  local shim
+  case "$BUILD_DIR" in
+    /*) shim="$BUILD_DIR/cudnn-shim" ;;
+    *) shim="$(pwd)/$BUILD_DIR/cudnn-shim" ;;
+  esac
+  rm -rf "$shim"
+  mkdir -p "$shim/lib" || return
+  ln -s "$pkg/include" "$shim/include"
+  ln -s "$lib" "$shim/lib/libcudnn.so"
+  ln -s "$lib" "$shim/lib/$(basename "$lib")"
+  echo "$shim"
+}
+
+CUDNN_ROOT=${CUDNN_ROOT:-$(find_cudnn_root)}
+[ -n "$CUDNN_ROOT" ] || die "cuDNN not found: install nvidia-cudnn-cu13 (pip) or set CUDNN_ROOT"
+# The loader must find libcudnn.so.9 and the sub-libraries it opens (libcudnn_cnn.so.9, ...).
+CUDNN_SO=$(first_existing "$CUDNN_ROOT"/lib*/libcudnn.so "$CUDNN_ROOT"/lib/*-linux-gnu/libcudnn.so)
+[ -n "$CUDNN_SO" ] || die "no lib/libcudnn.so under CUDNN_ROOT=$CUDNN_ROOT"
+CUDNN_LIBDIR=$(dirname "$(readlink -f "$CUDNN_SO")")
+export LD_LIBRARY_PATH="$CUDNN_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+say "cuDNN from $CUDNN_ROOT (libraries in $CUDNN_LIBDIR)"
+
+# ---------------------------------------------------------------- environment
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "host: $(uname -a)"
+  echo "git: $(git rev-parse --short HEAD 2>/dev/null) $(git status --short 2>/dev/null | wc -l) changed files"
+  echo "nvcc: $(nvcc --version | tail -n 1)"
+  grep -hE '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' "$CUDNN_ROOT"/include/cudnn_version.h 2>/dev/null
+  echo "CUDNN_ROOT=$CUDNN_ROOT"
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  echo "STEADY_TF32=${STEADY_TF32:-} STEADY_DETERMINISTIC=${STEADY_DETERMINISTIC:-} STEADY_CUDA_GRAPH=${STEADY_CUDA_GRAPH:-}"
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  else
+    echo "nvidia-smi: not found"
+  fi
+} >"$OUTDIR/env.txt" 2>&1
+GPU_PRESENT=0
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && GPU_PRESENT=1
+
+# ---------------------------------------------------------------- configure and build
+{
+  cmake -S . -B "$BUILD_DIR" -DSTEADY_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCUDNN_ROOT="$CUDNN_ROOT" &&
+    cmake --build "$BUILD_DIR" -j "$JOBS"
+} >"$OUTDIR/build.log" 2>&1 || die "configure/build, see build.log (last lines below)
+$(tail -n 30 "$OUTDIR/build.log")"
+WARNINGS=$(grep -c -i 'warning' "$OUTDIR/build.log" || true)
+say "build: ok ($WARNINGS lines mentioning warnings)"
+
+# ---------------------------------------------------------------- tests
+STATUS=0
+(cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS") >"$OUTDIR/ctest.log" 2>&1 || STATUS=1
+say "ctest: $(grep -E 'tests passed|tests failed' "$OUTDIR/ctest.log" | tail -n 1)"
+SKIPPED=$(grep -E '^\s*[0-9]+ - gpu_.*\(Skipped\)' "$OUTDIR/ctest.log" || true)
+if [ -n "$SKIPPED" ]; then
+  say "GPU tests were skipped (no device seen by CUDA):"
+  say "$SKIPPED"
+  [ "$GPU_PRESENT" = 1 ] && say "but nvidia-smi sees a GPU: check the driver and CUDA_VISIBLE_DEVICES"
+  STATUS=1
+fi
+[ "$STATUS" = 0 ] || say "tests: FAILED, see ctest.log"
+
+# ---------------------------------------------------------------- benchmarks
+if [ -x "$BUILD_DIR/bench_ops" ]; then
+  if "$BUILD_DIR/bench_ops" --device cuda --json >"$OUTDIR/bench_ops.json" 2>"$OUTDIR/bench_ops.log"; then
+    say "bench_ops: ok (bench_ops.json)"
+  else
+    say "bench_ops: FAILED, see bench_ops.log"
+    STATUS=1
+  fi
+  if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1 &&
+     [ -f bench/torch_ops.py ]; then
+    if python3 bench/torch_ops.py --device cuda >"$OUTDIR/torch_ops.json" 2>>"$OUTDIR/bench_ops.log" &&
+       python3 bench/compare.py "$OUTDIR/bench_ops.json" "$OUTDIR/torch_ops.json" \
+         >"$OUTDIR/bench_compare.md" 2>>"$OUTDIR/bench_ops.log"; then
+      say "PyTorch peer: ok (torch_ops.json, bench_compare.md)"
+    else
+      say "PyTorch peer: failed, see bench_ops.log"
+    fi
+  else
+    say "PyTorch peer: skipped (no torch with CUDA in python3)"
+  fi
+else
+  say "bench_ops: not built, skipped"
+fi
+
+if [ "$STATUS" = 0 ]; then say "PASS"; else say "FAIL"; fi
+exit "$STATUS"
