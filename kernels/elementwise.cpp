@@ -8,6 +8,7 @@
 // repeatability of sum) and by the finite-difference gradient checks in tests/test_ops.
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/cpu/cpu_backend.h"
@@ -80,8 +81,19 @@ Tensor CpuBackend::unary(UnaryOp op, const Tensor& x, float slope) {
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
     const T s = static_cast<T>(slope);
+    // The op is a template argument of the loop, so each loop is branch-free and vectorizes.
+    auto run = [&](auto op_tag) {
 #pragma omp parallel for if (n > kParallelThreshold / 8) schedule(static)
-    for (int64_t i = 0; i < n; ++i) yp[i] = apply_unary(op, xp[i], s);
+      for (int64_t i = 0; i < n; ++i) yp[i] = apply_unary(decltype(op_tag)::value, xp[i], s);
+    };
+    switch (op) {
+      case UnaryOp::Relu: run(std::integral_constant<UnaryOp, UnaryOp::Relu>{}); break;
+      case UnaryOp::LeakyRelu: run(std::integral_constant<UnaryOp, UnaryOp::LeakyRelu>{}); break;
+      case UnaryOp::Sigmoid: run(std::integral_constant<UnaryOp, UnaryOp::Sigmoid>{}); break;
+      case UnaryOp::Tanh: run(std::integral_constant<UnaryOp, UnaryOp::Tanh>{}); break;
+      case UnaryOp::Exp: run(std::integral_constant<UnaryOp, UnaryOp::Exp>{}); break;
+      case UnaryOp::Log: run(std::integral_constant<UnaryOp, UnaryOp::Log>{}); break;
+    }
   });
   return y;
 }
@@ -112,11 +124,14 @@ Tensor CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, 
     const T* g = gy.data<T>();
     T* out = gx.data<T>();
     const T s = static_cast<T>(slope);
+    // As in unary(): the op is a template argument, so the per-element switch folds away.
+    auto run = [&](auto op_tag) {
+      constexpr UnaryOp kOp = decltype(op_tag)::value;
 #pragma omp parallel for if (n > kParallelThreshold / 8) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       const T v = op_p[i];  // x[i] or y[i], whichever operand is used
       T d;
-      switch (op) {
+      switch (kOp) {
         case UnaryOp::Relu:  // y > 0 exactly when x > 0; the gradient at 0 is 0
           d = v > T(0) ? T(1) : T(0);
           break;
@@ -145,6 +160,15 @@ Tensor CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, 
           d = T(0);
       }
       out[i] = g[i] * d;
+    }
+    };
+    switch (op) {
+      case UnaryOp::Relu: run(std::integral_constant<UnaryOp, UnaryOp::Relu>{}); break;
+      case UnaryOp::LeakyRelu: run(std::integral_constant<UnaryOp, UnaryOp::LeakyRelu>{}); break;
+      case UnaryOp::Sigmoid: run(std::integral_constant<UnaryOp, UnaryOp::Sigmoid>{}); break;
+      case UnaryOp::Tanh: run(std::integral_constant<UnaryOp, UnaryOp::Tanh>{}); break;
+      case UnaryOp::Exp: run(std::integral_constant<UnaryOp, UnaryOp::Exp>{}); break;
+      case UnaryOp::Log: run(std::integral_constant<UnaryOp, UnaryOp::Log>{}); break;
     }
   });
   return gx;
@@ -228,9 +252,13 @@ Tensor CpuBackend::sum(const Tensor& x) {
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t begin = c * kSumChunk;
       const int64_t end = begin + kSumChunk < n ? begin + kSumChunk : n;
-      double acc = 0.0;
-      for (int64_t i = begin; i < end; ++i) acc += static_cast<double>(xp[i]);
-      partial[c] = acc;
+      // Four interleaved accumulators break the add latency chain; the grouping is fixed.
+      double acc[4] = {0.0, 0.0, 0.0, 0.0};
+      int64_t i = begin;
+      for (; i + 4 <= end; i += 4)
+        for (int k = 0; k < 4; ++k) acc[k] += static_cast<double>(xp[i + k]);
+      for (; i < end; ++i) acc[0] += static_cast<double>(xp[i]);
+      partial[c] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     }
     double total = 0.0;
     for (int64_t c = 0; c < chunks; ++c) total += partial[c];

@@ -15,7 +15,7 @@ namespace steady {
 class HdrAutoencoder final : public Model {
  public:
   static constexpr float kTau = 0.95f;
-  static constexpr double kLogEps = 1e-5;
+  static constexpr double kLogEps = 1.0 / 255.0;  // the log domain of data/metrics.h
 
   HdrAutoencoder();
   Var forward(const Var& x, bool training) override;

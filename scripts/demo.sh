@@ -8,13 +8,13 @@ cd "$BUILD"
 if ./bench_ops --device cuda --only sum --repeat 1 >/dev/null 2>&1; then
   device=cuda; train=2000; seqs=5; frames=100; size=128; base_epochs=10; tune_epochs=4
 else
-  device=cpu;  train=192;  seqs=3; frames=48;  size=64;  base_epochs=3;  tune_epochs=2
+  device=cpu;  train=768;  seqs=3; frames=48;  size=64;  base_epochs=8;  tune_epochs=3
 fi
 echo "demo: device $device, $train training images ${size}x${size}, $seqs test sequences of $frames frames"
 rm -rf demo
 ./gen_procedural demo/data --train "$train" --test-seqs "$seqs" --frames "$frames" --size "$size" --seed 1
 ./train_hdr demo/data/train --device "$device" --size "$size" --epochs "$base_epochs" --batch 8 \
-  --lr 1e-3 --out demo/base
+  --lr 2e-3 --out demo/base
 ./train_hdr demo/data/train --device "$device" --size "$size" --epochs "$tune_epochs" --batch 8 \
   --lr 2e-4 --init demo/base/last.safetensors --reg trans-inv --alpha 0.95 --out demo/trans-inv
 ./eval_video demo/data/test/seq_* --device "$device" --model demo/base/last.safetensors \
