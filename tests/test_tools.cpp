@@ -127,6 +127,30 @@ TEST_CASE("tools: eval_video reports PSNR, smoothness and warping error") {
   CHECK(r.output.find("\"warping_error\": null") == std::string::npos);  // motion is known
 }
 
+TEST_CASE("tools: train_color trains on photos and eval_video evaluates its colors") {
+  Run s = run("./train_color --summary");
+  REQUIRE(s.code == 0);
+  CHECK(s.output.find("parameters: 1568698") != std::string::npos);
+  fs::path photos = workdir() / "photos";
+  Run g = run("./gen_procedural " + photos.string() + " --train 8 --test-seqs 0 --size 32 --previews --quiet");
+  REQUIRE(g.code == 0);
+  fs::path out = workdir() / "color";
+  Run t = run("./train_color " + (photos / "previews").string() +
+              " --device cpu --size 32 --batch 4 --epochs 2 --reg trans-inv --out " + out.string());
+  INFO(t.output);
+  REQUIRE(t.code == 0);
+  Run e = run("./eval_video " + (workdir() / "data/test/seq_000").string() +
+              " --device cpu --json --model " + (out / "last.safetensors").string());
+  INFO(e.output);
+  REQUIRE(e.code == 0);
+  CHECK(e.output.find("input (gray, a = b = 0)") != std::string::npos);
+  // A color checkpoint where an HDR one is expected is refused in one line.
+  Run wrong = run("./train_hdr " + (workdir() / "data/train").string() + " --device cpu --size 32 --epochs 1 --init " +
+                  (out / "last.safetensors").string() + " --out " + (workdir() / "wrong").string());
+  CHECK(wrong.code == 1);
+  CHECK(wrong.output.find("is a color model, not hdr") != std::string::npos);
+}
+
 TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
   fs::path bad = workdir() / "bad";
   fs::create_directories(bad);

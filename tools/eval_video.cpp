@@ -1,13 +1,16 @@
-// eval_video: how well and how stably models reconstruct HDR video.
+// eval_video: how well and how stably models reconstruct video, HDR or colorization (the task
+// is read from each checkpoint; all models of one call share it).
 //   ./eval_video data/test/seq_000 --model runs/base/last.safetensors --model runs/jac/last.safetensors
-// SEQ is a folder of frames, a printf pattern (seq_%04d.exr) or a multi-part EXR; several SEQ
-// arguments give a table per sequence and their mean. Each sequence goes through the virtual
-// camera with one exposure for all its frames (drawn from --seed), each model reconstructs it
-// frame by frame, and we report, for the LDR input itself as a reference and for each model:
-//   PSNR over the saturated pixels in the log domain (data/metrics.h),
-//   the smoothness S of Eq. 9-10 in the log domain (S > 1: smoother than the ground truth),
-//   the warping error (Lai et al.) where the true motion is stored with the sequence.
-// The input row reconstructs nothing: its HDR is the linearized LDR, x^2.
+// SEQ is a folder of frames, a printf pattern (seq_%04d.exr), a multi-part EXR or a video file;
+// several SEQ arguments give a table per sequence and their mean. For each model and for the
+// input itself as a reference we report PSNR, the smoothness S of Eq. 9-10 (S > 1: smoother
+// than the ground truth) and the warping error (Lai et al.) where the true motion is stored.
+//   HDR: each sequence goes through the virtual camera with one exposure for all its frames
+//     (drawn from --seed); PSNR over the saturated pixels and S, both in the log domain
+//     (data/metrics.h). The input row reconstructs nothing: its HDR is the linearized LDR, x^2.
+//   Color: each frame is turned to L, colorized, and compared with its own colors on a and b,
+//     in the network's units ab/110 (PSNR with peak 2, the width of [-1, 1]). The input row is
+//     the gray frame itself (a = b = 0).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/camera.h"
+#include "data/color.h"
 #include "data/image_io.h"
 #include "data/metrics.h"
 #include "data/sequence.h"
@@ -44,8 +48,8 @@ LoadedModel load_model(const std::string& path, Device device) {
     task = nlohmann::json::parse(meta.config).value("task", "");
   } catch (const std::exception&) {
   }
-  STEADY_CHECK(task == "hdr", path, " is not an HDR model (its task is '", task,
-               "'); eval_video evaluates HDR models here");
+  STEADY_CHECK(task == "hdr" || task == "color", path, " is not a Steady model checkpoint ",
+               "(no task hdr or color in its config)");
   LoadedModel m{path, make_model(task)};
   Rng rng(0);
   m.model->finalize(device, rng);
@@ -53,30 +57,37 @@ LoadedModel load_model(const std::string& path, Device device) {
   return m;
 }
 
-// Runs model over ldr frames in chunks; returns linear HDR frames [3,H,W] on the CPU.
-std::vector<Tensor> reconstruct(Model& model, const std::vector<Tensor>& ldr, Device device,
-                                int chunk) {
+// Runs model over input frames [Cin,H,W] in chunks; returns its raw outputs [Cout,H,W] on the CPU.
+std::vector<Tensor> run_model(Model& model, const std::vector<Tensor>& input, Device device,
+                              int chunk) {
   NoGradGuard no_grad;
   std::vector<Tensor> out;
-  int64_t H = ldr[0].size(1), W = ldr[0].size(2), plane = 3 * H * W;
-  for (size_t begin = 0; begin < ldr.size(); begin += chunk) {
-    size_t n = std::min(ldr.size() - begin, static_cast<size_t>(chunk));
-    std::vector<float> x(n * plane);
-    for (size_t i = 0; i < n; ++i) std::copy_n(ldr[begin + i].data<float>(), plane, x.data() + i * plane);
-    Tensor y = model.forward(Var(Tensor::from_vector(x, {int64_t(n), 3, H, W}, device)), false)
+  const int64_t C = input[0].size(0), H = input[0].size(1), W = input[0].size(2);
+  const int64_t in_plane = C * H * W, out_plane = model.out_channels() * H * W;
+  for (size_t begin = 0; begin < input.size(); begin += chunk) {
+    size_t n = std::min(input.size() - begin, static_cast<size_t>(chunk));
+    std::vector<float> x(n * in_plane);
+    for (size_t i = 0; i < n; ++i)
+      std::copy_n(input[begin + i].data<float>(), in_plane, x.data() + i * in_plane);
+    Tensor y = model.forward(Var(Tensor::from_vector(x, {int64_t(n), C, H, W}, device)), false)
                    .value().to(Device::CPU);
-    for (size_t i = 0; i < n; ++i) {
-      Tensor f = Tensor::empty({3, H, W});
-      const float* s = y.data<float>() + i * plane;
-      float* d = f.data<float>();
-      for (int64_t k = 0; k < plane; ++k) d[k] = std::exp(s[k]) - static_cast<float>(kHdrLogEps);
-      out.push_back(f);
-    }
+    for (size_t i = 0; i < n; ++i)
+      out.push_back(y.view(int64_t(i) * out_plane, {model.out_channels(), H, W}).clone());
   }
   return out;
 }
 
-Row score(const std::string& name, const std::vector<Tensor>& pred_hdr,
+// Linear HDR frames from the HDR model's log-domain outputs.
+std::vector<Tensor> hdr_from_log(const std::vector<Tensor>& log_frames) {
+  std::vector<Tensor> out;
+  for (const Tensor& f : log_frames) {
+    Tensor h = cpu_backend().unary(UnaryOp::Exp, f, 0.f);
+    out.push_back(cpu_backend().scale_shift(h, 1.0, -kHdrLogEps));
+  }
+  return out;
+}
+
+Row score_hdr(const std::string& name, const std::vector<Tensor>& pred_hdr,
           const std::vector<Tensor>& gt_hdr, const std::vector<Tensor>& ldr,
           const std::vector<Tensor>& flow, double fps) {
   Row r{name};
@@ -93,9 +104,9 @@ Row score(const std::string& name, const std::vector<Tensor>& pred_hdr,
   return r;
 }
 
-void print_table(const std::string& title, const std::vector<Row>& rows) {
+void print_table(const std::string& title, const std::vector<Row>& rows, const char* psnr_label) {
   std::printf("\n%s\n", title.c_str());
-  std::printf("  %-40s %14s %14s %14s\n", "model", "PSNR sat (dB)", "smoothness S", "warp error");
+  std::printf("  %-40s %14s %14s %14s\n", "model", psnr_label, "smoothness S", "warp error");
   for (const Row& r : rows) {
     auto cell = [](double v) {
       char b[32];
@@ -117,9 +128,85 @@ nlohmann::json to_json(const std::vector<Row>& rows) {
   return a;
 }
 
+fs::path output_dir(const Cli& cli, const std::string& spec, const std::string& model_path) {
+  fs::path dir = fs::path(cli.get("out")) / fs::path(spec).filename().replace_extension() /
+                 fs::path(model_path).parent_path().filename();
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string frame_name(size_t t) {
+  char name[32];
+  std::snprintf(name, sizeof name, "frame_%04zu", t);
+  return name;
+}
+
+std::vector<Row> evaluate_hdr(const Sequence& seq, const std::string& spec,
+                              std::vector<LoadedModel>& models, double fps, const Cli& cli,
+                              Device device, int chunk) {
+  Rng rng(static_cast<uint64_t>(cli.get_int("seed")));
+  CameraParams cam = sample_camera(seq.frames, rng);
+  cam.noise_std = 0;
+  std::vector<Tensor> ldr, gt, input_hdr;
+  for (const Tensor& f : seq.frames) {
+    ldr.push_back(apply_camera(f, cam));
+    gt.push_back(cpu_backend().scale_shift(f, cam.exposure, 0.0));
+    input_hdr.push_back(cpu_backend().binary(BinaryOp::Mul, ldr.back(), ldr.back()));
+  }
+  std::vector<Row> rows{score_hdr("input (LDR, linearized)", input_hdr, gt, ldr, seq.flow, fps)};
+  for (LoadedModel& m : models) {
+    std::vector<Tensor> pred = hdr_from_log(run_model(*m.model, ldr, device, chunk));
+    rows.push_back(score_hdr(m.path, pred, gt, ldr, seq.flow, fps));
+    if (cli.get("out").empty()) continue;
+    fs::path dir = output_dir(cli, spec, m.path);
+    for (size_t t = 0; t < pred.size(); ++t) {
+      write_exr((dir / (frame_name(t) + ".exr")).string(), pred[t]);
+      // Preview: the exposure's clip point at white, gamma 2.2.
+      Tensor png = cpu_backend().unary(UnaryOp::Log, cpu_backend().scale_shift(pred[t], 1.0, 1e-8), 0.f);
+      png = cpu_backend().unary(UnaryOp::Exp, cpu_backend().scale_shift(png, 1 / 2.2, 0.0), 0.f);
+      write_png((dir / (frame_name(t) + ".png")).string(), png);
+    }
+  }
+  return rows;
+}
+
+Row score_color(const std::string& name, const std::vector<Tensor>& pred_ab,
+                const std::vector<Tensor>& gt_ab, const std::vector<Tensor>& flow, double fps) {
+  Row r{name};
+  r.psnr = psnr(pred_ab, gt_ab, 2.0);
+  r.smoothness = smoothness(gt_ab, pred_ab, fps).s;
+  if (!flow.empty()) r.warping_error = warping_error(pred_ab, flow).error;
+  return r;
+}
+
+std::vector<Row> evaluate_color(const Sequence& seq, const std::string& spec,
+                                std::vector<LoadedModel>& models, double fps, const Cli& cli,
+                                Device device, int chunk) {
+  const int64_t H = seq.frames[0].size(1), W = seq.frames[0].size(2);
+  STEADY_CHECK(H % 8 == 0 && W % 8 == 0, spec, ": the colorization model needs frame sizes that ",
+               "are multiples of 8, got ", W, "x", H);
+  std::vector<Tensor> input, gt, gray;
+  for (const Tensor& f : seq.frames) {
+    ColorizationPair p = colorization_pair(f);
+    input.push_back(p.input.to(DType::F32));
+    gt.push_back(p.target.to(DType::F32));
+    gray.push_back(Tensor::zeros({2, H, W}));
+  }
+  std::vector<Row> rows{score_color("input (gray, a = b = 0)", gray, gt, seq.flow, fps)};
+  for (LoadedModel& m : models) {
+    std::vector<Tensor> pred = run_model(*m.model, input, device, chunk);
+    rows.push_back(score_color(m.path, pred, gt, seq.flow, fps));
+    if (cli.get("out").empty()) continue;
+    fs::path dir = output_dir(cli, spec, m.path);
+    for (size_t t = 0; t < pred.size(); ++t)
+      write_png((dir / (frame_name(t) + ".png")).string(), colorization_to_srgb(input[t], pred[t]));
+  }
+  return rows;
+}
+
 int eval_main(int argc, char** argv) {
   Cli cli("eval_video", "SEQ [SEQ ...] --model CKPT [--model CKPT ...] [options]\n\n"
-                        "SEQ: a folder of HDR frames, a printf pattern (seq_%04d.exr) or a multi-part EXR");
+                        "SEQ: a folder of frames, a printf pattern (seq_%04d.exr), a multi-part EXR or a video file");
   cli.option("model", "", "a checkpoint to evaluate (repeat for several, side by side)");
   cli.option("fps", "", "frames per second (default: from the sequence, else 25)");
   cli.option("device", "auto", "auto, cpu or cuda");
@@ -136,6 +223,11 @@ int eval_main(int argc, char** argv) {
 
   std::vector<LoadedModel> models;
   for (const std::string& p : model_paths) models.push_back(load_model(p, device));
+  const std::string task = models[0].model->task();
+  const char* psnr_label = task == "hdr" ? "PSNR sat (dB)" : "PSNR ab (dB)";
+  for (const LoadedModel& m : models)
+    STEADY_CHECK(m.model->task() == task, "--model ", m.path, " is a ", m.model->task(),
+                 " model but ", models[0].path, " is a ", task, " model: evaluate them apart");
 
   nlohmann::json report = {{"sequences", nlohmann::json::array()}};
   std::vector<std::vector<Row>> all;
@@ -147,40 +239,14 @@ int eval_main(int argc, char** argv) {
                  seq.frames.size());
     double fps = cli.has("fps") ? cli.get_double("fps") : (seq.fps > 0 ? seq.fps : 25.0);
     STEADY_CHECK(fps > 0, "--fps must be positive");
-    Rng rng(static_cast<uint64_t>(cli.get_int("seed")));
-    CameraParams cam = sample_camera(seq.frames, rng);
-    cam.noise_std = 0;
-    std::vector<Tensor> ldr, gt, input_hdr;
-    for (const Tensor& f : seq.frames) {
-      ldr.push_back(apply_camera(f, cam));
-      gt.push_back(cpu_backend().scale_shift(f, cam.exposure, 0.0));
-      input_hdr.push_back(cpu_backend().binary(BinaryOp::Mul, ldr.back(), ldr.back()));
-    }
-    std::vector<Row> rows{score("input (LDR, linearized)", input_hdr, gt, ldr, seq.flow, fps)};
-    for (LoadedModel& m : models) {
-      std::vector<Tensor> pred = reconstruct(*m.model, ldr, device, chunk);
-      rows.push_back(score(m.path, pred, gt, ldr, seq.flow, fps));
-      if (!cli.get("out").empty()) {
-        fs::path dir = fs::path(cli.get("out")) / fs::path(spec).filename().replace_extension() /
-                       fs::path(m.path).parent_path().filename();
-        fs::create_directories(dir);
-        for (size_t t = 0; t < pred.size(); ++t) {
-          char name[32];
-          std::snprintf(name, sizeof name, "frame_%04zu", t);
-          write_exr((dir / (std::string(name) + ".exr")).string(), pred[t]);
-          // Preview: the exposure's clip point at white, gamma 2.2.
-          Tensor png = cpu_backend().unary(UnaryOp::Log, cpu_backend().scale_shift(pred[t], 1.0, 1e-8), 0.f);
-          png = cpu_backend().unary(UnaryOp::Exp, cpu_backend().scale_shift(png, 1 / 2.2, 0.0), 0.f);
-          write_png((dir / (std::string(name) + ".png")).string(), png);
-        }
-      }
-    }
+    std::vector<Row> rows = task == "hdr" ? evaluate_hdr(seq, spec, models, fps, cli, device, chunk)
+                                          : evaluate_color(seq, spec, models, fps, cli, device, chunk);
     int64_t H = seq.frames[0].size(1), W = seq.frames[0].size(2);
     char title[512];
     std::snprintf(title, sizeof title, "%s: %zu frames, %lldx%lld, %.3g fps%s", spec.c_str(),
                   seq.frames.size(), (long long)W, (long long)H, fps,
                   seq.flow.empty() ? " (no stored motion: no warping error)" : "");
-    if (!cli.has("json")) print_table(title, rows);
+    if (!cli.has("json")) print_table(title, rows, psnr_label);
     report["sequences"].push_back({{"sequence", spec}, {"frames", seq.frames.size()},
                                    {"fps", fps}, {"rows", to_json(rows)}});
     all.push_back(rows);
@@ -193,7 +259,8 @@ int eval_main(int argc, char** argv) {
       double n = static_cast<double>(all.size());
       mean[i].psnr = p / n, mean[i].smoothness = s / n, mean[i].warping_error = w / n;
     }
-    if (!cli.has("json")) print_table("mean over " + std::to_string(all.size()) + " sequences", mean);
+    if (!cli.has("json"))
+      print_table("mean over " + std::to_string(all.size()) + " sequences", mean, psnr_label);
     report["mean"] = to_json(mean);
   }
   if (cli.has("json")) std::printf("%s\n", report.dump(1).c_str());

@@ -18,20 +18,6 @@ using namespace steady;
 
 namespace {
 
-// A square crop of side `side` at (top, left) of img [C,H,W], resized to size x size.
-Tensor crop_resize(const Tensor& img, int64_t top, int64_t left, int64_t side, int size, bool flip) {
-  int64_t C = img.size(0), H = img.size(1), W = img.size(2);
-  Tensor crop = Tensor::empty({1, C, side, side});
-  const float* s = img.data<float>();
-  float* d = crop.data<float>();
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t y = 0; y < side; ++y)
-      for (int64_t x = 0; x < side; ++x)
-        d[(c * side + y) * side + x] = s[(c * H + top + y) * W + left + (flip ? side - 1 - x : x)];
-  if (side != size) crop = cpu_backend().resize_bilinear(crop, size, size);
-  return crop.reshape({C, size, size});
-}
-
 class HdrTask final : public TrainTask {
  public:
   std::string task() const override { return "hdr"; }
@@ -46,16 +32,7 @@ class HdrTask final : public TrainTask {
     const int64_t B = static_cast<int64_t>(idx.size()), plane = int64_t(size) * size;
     std::vector<float> x(B * 3 * plane), y(B * 3 * plane), m(B * plane);
     for (int64_t i = 0; i < B; ++i) {
-      Tensor hdr = read_image(files_[idx[i]], 3);
-      int64_t H = hdr.size(1), W = hdr.size(2), short_side = std::min(H, W);
-      STEADY_CHECK(short_side >= 16, files_[idx[i]], " is too small (", W, "x", H, ")");
-      // Side between --size and the short side (no up-scaling unless the image is smaller).
-      int64_t side = short_side <= size ? short_side
-                                        : size + static_cast<int64_t>(rng.below(short_side - size + 1));
-      int64_t top = static_cast<int64_t>(rng.below(H - side + 1));
-      int64_t left = static_cast<int64_t>(rng.below(W - side + 1));
-      bool flip = rng.uniform() < 0.5;
-      Tensor crop = crop_resize(hdr, top, left, side, size, flip);
+      Tensor crop = random_square_crop(read_image(files_[idx[i]], 3), size, rng, files_[idx[i]]);
       CameraParams cam = sample_camera(crop, rng);
       Tensor ldr = apply_camera(crop, cam);
       Tensor exposed = cpu_backend().scale_shift(crop, cam.exposure, 0.0);

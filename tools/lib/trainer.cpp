@@ -85,6 +85,27 @@ RegMode parse_mode(const std::string& name) {
 
 }  // namespace
 
+Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::string& what) {
+  const int64_t C = img.size(0), H = img.size(1), W = img.size(2), short_side = std::min(H, W);
+  STEADY_CHECK(short_side >= 16, what, " is too small (", W, "x", H, ")");
+  // No up-scaling unless the image is smaller than the crop.
+  const int64_t side = short_side <= size
+                           ? short_side
+                           : size + static_cast<int64_t>(rng.below(short_side - size + 1));
+  const int64_t top = static_cast<int64_t>(rng.below(H - side + 1));
+  const int64_t left = static_cast<int64_t>(rng.below(W - side + 1));
+  const bool flip = rng.uniform() < 0.5;
+  Tensor crop = Tensor::empty({1, C, side, side});
+  const float* s = img.data<float>();
+  float* d = crop.data<float>();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < side; ++y)
+      for (int64_t x = 0; x < side; ++x)
+        d[(c * side + y) * side + x] = s[(c * H + top + y) * W + left + (flip ? side - 1 - x : x)];
+  if (side != size) crop = cpu_backend().resize_bilinear(crop, size, size);
+  return crop.reshape({C, size, size});
+}
+
 void add_training_options(Cli& cli) {
   cli.option("reg", "none", "regularizer: none|augment|stability-noise|stability|trans-inv|jacobian");
   cli.option("alpha", "0.95", "weight of the regularizer: L = (1-alpha) L_rec + alpha L_reg");

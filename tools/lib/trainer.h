@@ -31,6 +31,10 @@ class TrainTask {
   virtual Var reconstruction_loss(const Var& prediction, const Tensor& y, const Tensor& mask) = 0;
 };
 
+// A random square crop of img [C,H,W] (side between size and the short side), scaled to
+// size x size, flipped left-right with probability 1/2. what names the image in errors.
+Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::string& what);
+
 // Declares the options common to both training tools.
 void add_training_options(Cli& cli);
 // Runs a whole training (or --summary) for task; returns the exit code.
