@@ -6,13 +6,15 @@
 //                         weights. Planes run in parallel; inside a plane the order is fixed,
 //                         so results are deterministic.
 //   warp_valid_mask:      1 where the sample point lies in [0, W-1] x [0, H-1].
-// Tested in tests/test_warp.cpp against the golden answers of an independent float64
-// implementation, a naive re-implementation, exact shifts, and <W u, v> = <u, W^T v>.
-#include <cmath>
+// The per-pixel math (sample points, taps, weights, validity; in double for any dtype) is
+// kernels/warp_math.h, shared with the CUDA kernels. Tested in tests/test_warp.cpp against the
+// golden answers of an independent float64 implementation, a naive re-implementation, exact
+// shifts, and <W u, v> = <u, W^T v>; against CUDA in tests/gpu_warp.cpp.
 #include <vector>
 
 #include "engine/cpu/cpu_backend.h"
 #include "kernels/cpu_kernel_util.h"
+#include "kernels/warp_math.h"
 
 namespace steady {
 
@@ -24,44 +26,31 @@ std::vector<double> matrices_of(const char* op, const Tensor& matrix, int64_t n)
   return matrix.to_host();
 }
 
-// The four taps of a sample point and their bilinear weights; a tap outside the image gets
-// weight 0 (it reads zero in the forward pass and receives nothing in the adjoint).
-struct Taps {
-  int64_t x0, y0;
-  double w[4];  // (x0,y0) (x0+1,y0) (x0,y0+1) (x0+1,y0+1)
-};
-
-inline Taps taps_at(double xs, double ys) {
-  double fx = std::floor(xs), fy = std::floor(ys);
-  double ax = xs - fx, ay = ys - fy;
-  return {static_cast<int64_t>(fx), static_cast<int64_t>(fy),
-          {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay}};
-}
-
 template <class T>
 void warp_plane_forward(const T* in, T* out, int64_t H, int64_t W, const double* m) {
   for (int64_t y = 0; y < H; ++y)
     for (int64_t x = 0; x < W; ++x) {
-      Taps t = taps_at(m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]);
-      double v = 0;
-      for (int k = 0; k < 4; ++k) {
-        int64_t xi = t.x0 + (k & 1), yi = t.y0 + (k >> 1);
-        if (xi >= 0 && xi < W && yi >= 0 && yi < H) v += t.w[k] * in[yi * W + xi];
-      }
-      out[y * W + x] = static_cast<T>(v);
+      double xs, ys;
+      warp::sample_point(m, x, y, xs, ys);
+      out[y * W + x] = static_cast<T>(warp::bilinear(in, warp::taps(xs, ys, H, W), H, W));
     }
 }
 
+// The scatter in a fixed order, accumulated in double: exact for any matrix.
 template <class T>
 void warp_plane_adjoint(const T* gy, T* gx, int64_t H, int64_t W, const double* m) {
   std::vector<double> acc(H * W, 0.0);
   for (int64_t y = 0; y < H; ++y)
     for (int64_t x = 0; x < W; ++x) {
-      Taps t = taps_at(m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]);
-      double g = gy[y * W + x];
+      double xs, ys;
+      warp::sample_point(m, x, y, xs, ys);
+      const warp::Taps t = warp::taps(xs, ys, H, W);
+      if (!t.any) continue;
+      const double g = gy[y * W + x];
+      const double w[4] = {t.wx0 * t.wy0, t.wx1 * t.wy0, t.wx0 * t.wy1, t.wx1 * t.wy1};
       for (int k = 0; k < 4; ++k) {
         int64_t xi = t.x0 + (k & 1), yi = t.y0 + (k >> 1);
-        if (xi >= 0 && xi < W && yi >= 0 && yi < H) acc[yi * W + xi] += t.w[k] * g;
+        if (xi >= 0 && xi < W && yi >= 0 && yi < H) acc[yi * W + xi] += w[k] * g;
       }
     }
   for (int64_t i = 0; i < H * W; ++i) gx[i] = static_cast<T>(acc[i]);
@@ -104,17 +93,21 @@ Tensor CpuBackend::warp_affine_backward(const Tensor& gy, const Tensor& matrix) 
 }
 
 Tensor CpuBackend::warp_valid_mask(const Tensor& matrix, int64_t n, int64_t h, int64_t w) {
+  cpu_kernel::check_cpu("warp_valid_mask", matrix, "matrix");
+  STEADY_CHECK(n >= 0 && h > 0 && w > 0, "warp_valid_mask: bad size ", n, "x", h, "x", w);
   std::vector<double> m = matrices_of("warp_valid_mask", matrix, n);
-  Tensor out = Tensor::empty({n, 1, h, w});
-  float* o = out.data<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    const double* mi = m.data() + 6 * i;
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        double xs = mi[0] * x + mi[1] * y + mi[2], ys = mi[3] * x + mi[4] * y + mi[5];
-        o[(i * h + y) * w + x] = (xs >= 0 && xs <= w - 1 && ys >= 0 && ys <= h - 1) ? 1.f : 0.f;
-      }
-  }
+  Tensor out = Tensor::empty({n, 1, h, w}, Device::CPU, matrix.dtype());  // the matrix's dtype
+  cpu_kernel::dispatch(matrix.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* o = out.data<T>();
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) {
+          double xs, ys;
+          warp::sample_point(m.data() + 6 * i, x, y, xs, ys);
+          o[(i * h + y) * w + x] = warp::valid(xs, ys, h, w) ? T(1) : T(0);
+        }
+  });
   return out;
 }
 

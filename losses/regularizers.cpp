@@ -94,15 +94,18 @@ RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Te
   RegKind kind = RegKind::Stability;
   if (config.mode == RegMode::StabilityNoise) {
     // x + N(0, sigma^2), sigma ~ U(0.01, 0.04) per image, drawn on the host for determinism.
-    std::vector<float> noise(xv.numel());
+    std::vector<double> noise(xv.numel());
     int64_t per = xv.numel() / B;
     for (int64_t i = 0; i < B; ++i) {
       double sigma = rng.uniform(0.01, 0.04);
-      for (int64_t k = 0; k < per; ++k) noise[i * per + k] = static_cast<float>(sigma * rng.normal());
+      for (int64_t k = 0; k < per; ++k) noise[i * per + k] = sigma * rng.normal();
     }
-    partner = be.binary(BinaryOp::Add, xv, Tensor::from_vector(noise, xv.shape(), xv.device()));
+    partner = be.binary(BinaryOp::Add, xv,
+                        Tensor::from_vector(noise, xv.shape(), xv.device(), xv.dtype()));
   } else {
-    matrix = random_transform_matrices(B, H, W, config.transform_scale, rng, xv.device());
+    // The matrix in x's dtype, so a float64 run (gradient checks) stays float64 throughout.
+    matrix = random_transform_matrices(B, H, W, config.transform_scale, rng, xv.device(),
+                                       xv.dtype());
     partner = be.warp_affine_forward(xv, matrix);
     Tensor valid = be.warp_valid_mask(matrix, B, H, W);
     switch (config.mode) {

@@ -28,14 +28,21 @@ TransformParams sample_transform(double s, Rng& rng) {
   return p;
 }
 
+Tensor transform_matrices(const std::vector<TransformParams>& params, int64_t width,
+                          int64_t height, Device device, DType dtype) {
+  std::vector<double> m;
+  m.reserve(params.size() * 6);
+  for (const TransformParams& p : params)
+    for (double v : transform_matrix(p, width, height)) m.push_back(v);
+  return Tensor::from_vector(m, {static_cast<int64_t>(params.size()), 6}, device, dtype);
+}
+
 Tensor random_transform_matrices(int64_t n, int64_t height, int64_t width, double scale, Rng& rng,
-                                 Device device) {
-  std::vector<float> m;
-  m.reserve(n * 6);
-  for (int64_t i = 0; i < n; ++i)
-    for (double v : transform_matrix(sample_transform(scale, rng), width, height))
-      m.push_back(static_cast<float>(v));
-  return Tensor::from_vector(m, {n, 6}, device);
+                                 Device device, DType dtype) {
+  std::vector<TransformParams> params;
+  params.reserve(n);
+  for (int64_t i = 0; i < n; ++i) params.push_back(sample_transform(scale, rng));
+  return transform_matrices(params, width, height, device, dtype);
 }
 
 }  // namespace steady

@@ -4,6 +4,7 @@
 // (x = column, y = row) samples the input at (m0 x + m1 y + m2, m3 x + m4 y + m5).
 #pragma once
 #include <array>
+#include <vector>
 
 #include "engine/rng.h"
 #include "engine/tensor.h"
@@ -26,8 +27,12 @@ AffineMatrix transform_matrix(const TransformParams& p, int64_t width, int64_t h
 // hx, hy ~ U(-s, s) deg, with s = scale (--transf-scale), in that order from rng.
 TransformParams sample_transform(double scale, Rng& rng);
 
-// n draws as a [n,6] float32 matrix tensor on device.
+// The [n,6] matrix tensor of given parameters (one per sample), on device in dtype.
+Tensor transform_matrices(const std::vector<TransformParams>& params, int64_t width,
+                          int64_t height, Device device = Device::CPU, DType dtype = DType::F32);
+
+// n draws as a [n,6] matrix tensor on device (float32 unless asked; float64 on the CPU only).
 Tensor random_transform_matrices(int64_t n, int64_t height, int64_t width, double scale, Rng& rng,
-                                 Device device);
+                                 Device device, DType dtype = DType::F32);
 
 }  // namespace steady
