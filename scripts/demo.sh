@@ -8,7 +8,7 @@ cd "$BUILD"
 if ./bench_ops --device cuda --only sum --repeat 1 >/dev/null 2>&1; then
   device=cuda; train=2000; seqs=5; frames=100; size=128; base_epochs=10; tune_epochs=4
 else
-  device=cpu;  train=768;  seqs=3; frames=48;  size=64;  base_epochs=8;  tune_epochs=3
+  device=cpu;  train=512;  seqs=3; frames=48;  size=64;  base_epochs=8;  tune_epochs=2
 fi
 echo "demo: device $device, $train training images ${size}x${size}, $seqs test sequences of $frames frames"
 rm -rf demo
