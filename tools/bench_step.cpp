@@ -1,0 +1,108 @@
+// bench_step: images per second for one whole training step (the forward pass of 2B images,
+// the losses, the backward pass and Adam) of each model with each regularizer, and peak memory.
+//   ./bench_step [--device auto|cpu|cuda] [--batch 8] [--size 128] [--steps 5] [--json]
+// Data is random (the step's cost does not depend on it). Peak memory is the CUDA caching
+// allocator's peak on the GPU, the process's peak resident set on the CPU.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "losses/regularizers.h"
+#include "models/model.h"
+#include "tools/lib/cli.h"
+#ifdef STEADY_HAVE_CUDA
+#include "engine/cuda/allocator.h"
+#endif
+
+using namespace steady;
+
+namespace {
+
+double peak_memory_mib(Device device) {
+#ifdef STEADY_HAVE_CUDA
+  if (device == Device::CUDA) return static_cast<double>(cuda::allocator_stats().peak_bytes) / (1 << 20);
+#endif
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // kilobytes on Linux
+}
+
+int bench_main(int argc, char** argv) {
+  Cli cli("bench_step", "[options]");
+  cli.option("device", "auto", "auto, cpu or cuda");
+  cli.option("batch", "8", "images per batch (each step runs 2x through the network)");
+  cli.option("size", "128", "image size");
+  cli.option("steps", "5", "timed steps per configuration (after one warm-up step)");
+  cli.option("models", "hdr,color", "models to time, comma separated");
+  cli.option("regs", "none,stability,trans-inv,jacobian", "regularizers to time, comma separated");
+  cli.flag("json", "print JSON instead of a table");
+  if (!cli.parse(argc, argv)) return 0;
+  Device device = parse_device(cli.get("device"));
+  const int B = static_cast<int>(cli.get_int("batch")), S = static_cast<int>(cli.get_int("size"));
+  const int steps = static_cast<int>(std::max<int64_t>(1, cli.get_int("steps")));
+  auto split = [](const std::string& s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= s.size()) {
+      size_t comma = s.find(',', start);
+      if (comma == std::string::npos) comma = s.size();
+      if (comma > start) out.push_back(s.substr(start, comma - start));
+      start = comma + 1;
+    }
+    return out;
+  };
+  nlohmann::json results = nlohmann::json::array();
+  if (!cli.has("json"))
+    std::printf("%-6s %-16s %10s %12s %14s\n", "model", "reg", "ms/step", "images/s", "peak MiB");
+  for (const std::string& task : split(cli.get("models"))) {
+    for (const std::string& reg_name : split(cli.get("regs"))) {
+      auto model = make_model(task);
+      Rng rng(1);
+      model->finalize(device, rng);
+      Adam adam;
+      adam.attach(model->params());
+      RegConfig reg;
+      reg.mode = RegMode::None;
+      bool known = false;
+      for (RegMode m : {RegMode::None, RegMode::Augment, RegMode::StabilityNoise,
+                        RegMode::Stability, RegMode::TransInv, RegMode::Jacobian})
+        if (reg_name == reg_mode_name(m)) reg.mode = m, known = true;
+      STEADY_CHECK(known, "--regs: unknown regularizer '", reg_name, "'");
+      const int cin = model->in_channels(), cout = model->out_channels();
+      std::vector<float> xv(int64_t(B) * cin * S * S), yv(int64_t(B) * cout * S * S);
+      for (float& v : xv) v = static_cast<float>(rng.uniform());
+      for (float& v : yv) v = static_cast<float>(rng.uniform(-1, 1));
+      Tensor x = Tensor::from_vector(xv, {B, cin, S, S}, device);
+      Tensor y = Tensor::from_vector(yv, {B, cout, S, S}, device);
+      auto net = [&](const Var& in) { return model->forward(in, true); };
+      auto rec = [&](const Var& pred) { return mse(pred, Var(y)); };
+      auto step = [&] {
+        model->params().zero_grad();
+        RegularizedLoss loss = regularized_loss(reg, Var(x), y, Tensor(), net, rec, rng);
+        backward(loss.total);
+        adam.step(model->params());
+      };
+      step();
+      backend(device).synchronize();
+      auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < steps; ++i) step();
+      backend(device).synchronize();
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+      double ips = B / (ms * 1e-3), mib = peak_memory_mib(device);
+      results.push_back({{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S},
+                         {"ms_per_step", ms}, {"images_per_s", ips}, {"peak_mib", mib}});
+      if (!cli.has("json"))
+        std::printf("%-6s %-16s %10.1f %12.1f %14.1f\n", task.c_str(), reg_name.c_str(), ms, ips, mib);
+    }
+  }
+  if (cli.has("json"))
+    std::printf("%s\n", nlohmann::json({{"device", device_name(device)}, {"results", results}}).dump(1).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run_tool("bench_step", bench_main, argc, argv); }
