@@ -3,10 +3,13 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CUDA  ?= AUTO
 
-.PHONY: deps configure build test demo bench clean
+.PHONY: deps configure build test demo bench clean data
 
 deps:
 	@scripts/deps.sh
+
+data:
+	@scripts/fetch-data.sh
 
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSTEADY_CUDA=$(CUDA) >/dev/null

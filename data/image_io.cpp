@@ -125,8 +125,9 @@ void check_png_complete(const std::vector<unsigned char>& b, const std::string& 
   if (!ok) fail("cannot read image '", path, "': truncated or corrupt PNG (no IEND chunk)");
 }
 
-// NaN and Inf make every later number garbage; say so at the source. Negatives go to 0.
-void check_finite_clamp(Tensor& t, const std::string& path) {
+// NaN and Inf make every later number garbage; say so at the source. Negatives go to 0 unless
+// the data is signed (stored motion).
+void check_finite_clamp(Tensor& t, const std::string& path, bool clamp_negative = true) {
   float* p = t.data<float>();
   const int64_t c_n = t.size(0), h = t.size(1), w = t.size(2);
   for (int64_t i = 0; i < t.numel(); ++i) {
@@ -135,7 +136,7 @@ void check_finite_clamp(Tensor& t, const std::string& path) {
       fail("cannot read image '", path, "': contains ", std::isnan(p[i]) ? "NaN" : "Inf",
            " (first at x=", x, ", y=", y, ", channel ", c, " of ", c_n, ")");
     }
-    if (p[i] < 0.f) p[i] = 0.f;
+    if (clamp_negative && p[i] < 0.f) p[i] = 0.f;
   }
 }
 
@@ -173,7 +174,8 @@ ExrLayout exr_layout(const Imf::Header& h, const std::string& path) {
   return l;
 }
 
-Tensor read_exr_part(Imf::MultiPartInputFile& file, int part, const std::string& path) {
+Tensor read_exr_part(Imf::MultiPartInputFile& file, int part, const std::string& path,
+                     bool clamp_negative) {
   const Imf::Header& h = file.header(part);
   if (h.hasType() && Imf::isDeepData(h.type()))
     fail("cannot read image '", path, "': part ", part, " holds deep data (not supported)");
@@ -190,7 +192,7 @@ Tensor read_exr_part(Imf::MultiPartInputFile& file, int part, const std::string&
   Imf::InputPart in(file, part);
   in.setFrameBuffer(fb);
   in.readPixels(dw.min.y, dw.max.y);
-  check_finite_clamp(t, path);
+  check_finite_clamp(t, path, clamp_negative);
   return t;
 }
 
@@ -391,23 +393,23 @@ Tensor read_image(const std::string& path, int channels) {
   return convert_channels(t, channels, "'" + path + "'");
 }
 
-Tensor read_exr(const std::string& path, int part) {
+Tensor read_exr(const std::string& path, int part, bool clamp_negative) {
   check_exr_file(path);
   return with_exr_errors(path, "read", [&] {
     Imf::MultiPartInputFile file(path.c_str());
     if (part < 0 || part >= file.parts())
       fail("cannot read image '", path, "': part ", part, " requested, the file has ",
            file.parts());
-    return read_exr_part(file, part, path);
+    return read_exr_part(file, part, path, clamp_negative);
   });
 }
 
-std::vector<Tensor> read_exr_parts(const std::string& path) {
+std::vector<Tensor> read_exr_parts(const std::string& path, bool clamp_negative) {
   check_exr_file(path);
   return with_exr_errors(path, "read", [&] {
     Imf::MultiPartInputFile file(path.c_str());
     std::vector<Tensor> parts;
-    for (int i = 0; i < file.parts(); ++i) parts.push_back(read_exr_part(file, i, path));
+    for (int i = 0; i < file.parts(); ++i) parts.push_back(read_exr_part(file, i, path, clamp_negative));
     return parts;
   });
 }

@@ -38,9 +38,11 @@ struct ExrInfo {
 // luminance). Anything else is an error.
 Tensor read_image(const std::string& path, int channels = 0);
 
-// EXR only. read_exr reads part `part` of a single- or multi-part file.
-Tensor read_exr(const std::string& path, int part = 0);
-std::vector<Tensor> read_exr_parts(const std::string& path);  // every part, in order
+// EXR only. read_exr reads part `part` of a single- or multi-part file. clamp_negative = false
+// keeps negative values: for signed data such as stored motion (dx, dy), not radiance.
+Tensor read_exr(const std::string& path, int part = 0, bool clamp_negative = true);
+std::vector<Tensor> read_exr_parts(const std::string& path,  // every part, in order
+                                   bool clamp_negative = true);
 ExrInfo read_exr_info(const std::string& path);
 int exr_part_count(const std::string& path);
 

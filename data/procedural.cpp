@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/image_io.h"
 #include "engine/rng.h"
 
 namespace steady {
@@ -603,6 +604,49 @@ double pooled_share(const std::vector<Tensor>& frames) {
 
 constexpr int kMaxAttempts = 32;
 
+// ------------------------------------------------------------------------------- panning
+
+// One axis of a window's path: the corner's position over time, inside [0, range].
+struct PanAxis {
+  double centre = 0, a[2] = {0, 0}, f[2] = {0, 0}, p[2] = {0, 0};
+  double at(double t) const {
+    return centre + a[0] * std::sin(2 * kPi * f[0] * t + p[0]) + a[1] * std::sin(2 * kPi * f[1] * t + p[1]);
+  }
+};
+
+PanAxis pan_axis(Rng& rng, double range, double size) {
+  PanAxis ax;
+  const double half = range / 2, speed_scale = size / 128.0;
+  ax.centre = half;
+  ax.a[0] = rng.uniform(0.3, 0.6) * half;
+  ax.a[1] = rng.uniform(0.1, 0.4) * half;
+  const double speed[2] = {rng.uniform(0.3, 1.5) * speed_scale, rng.uniform(0.1, 0.8) * speed_scale};
+  for (int k = 0; k < 2; ++k) {
+    ax.f[k] = ax.a[k] > 0 ? std::min(0.02, speed[k] / (2 * kPi * ax.a[k])) : 0.0;
+    ax.p[k] = rng.uniform(0, 2 * kPi);
+  }
+  return ax;
+}
+
+// The image at (x0 + x, y0 + y) for x, y in [0, n), bilinear on pixel indices; the window lies
+// inside the image (the caller keeps x0 in [0, W - n - 1], likewise y0).
+void sample_window(const float* img, int64_t h, int64_t w, double x0, double y0, int n, float* o) {
+  const int64_t plane = h * w, out_plane = int64_t(n) * n;
+  const double fx0 = std::floor(x0), fy0 = std::floor(y0);
+  const double tx = x0 - fx0, ty = y0 - fy0;  // the same fraction for every pixel
+  const int64_t ix0 = static_cast<int64_t>(fx0), iy0 = static_cast<int64_t>(fy0);
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < n; ++y) {
+      const float* r0 = img + c * plane + (iy0 + y) * w + ix0;
+      const float* r1 = r0 + w;
+      for (int x = 0; x < n; ++x) {
+        const double top = r0[x] * (1 - tx) + r0[x + 1] * tx;
+        const double bottom = r1[x] * (1 - tx) + r1[x + 1] * tx;
+        o[c * out_plane + int64_t(y) * n + x] = static_cast<float>(top * (1 - ty) + bottom * ty);
+      }
+    }
+}
+
 }  // namespace
 
 void check_procedural_options(const ProceduralOptions& opt) {
@@ -676,6 +720,65 @@ ProceduralSequence procedural_sequence(uint64_t seed, int64_t index, int frames,
   }
   fail("procedural_sequence: no scene with a saturated share in [", opt.sat_min, ", ",
        opt.sat_max, "] after ", kMaxAttempts, " attempts (sequence ", index, ")");
+}
+
+ProceduralSequence pan_sequence(const Tensor& image, uint64_t seed, int64_t index, int frames,
+                                const ProceduralOptions& opt) {
+  check_procedural_options(opt);
+  STEADY_CHECK(frames >= 2, "--frames must be at least 2, got ", frames);
+  STEADY_CHECK(image.defined() && image.dim() == 3 && image.device() == Device::CPU,
+               "pan_sequence: the image must be a CPU tensor [C,H,W], got ",
+               image.defined() ? image.str() : std::string("an undefined tensor"));
+  const Tensor rgb = convert_channels(image.dtype() == DType::F32 ? image : image.to(DType::F32), 3,
+                                      "pan_sequence image");
+  const int64_t h = rgb.size(1), w = rgb.size(2), n = opt.size;
+  STEADY_CHECK(w >= n + 2 && h >= n + 2, "pan_sequence: the image (", w, "x", h,
+               ") must be at least 2 pixels wider and higher than the window (--size ", n, ")");
+  const float* src = rgb.data<float>();
+  for (int64_t i = 0; i < rgb.numel(); ++i)
+    STEADY_CHECK(std::isfinite(src[i]) && src[i] >= 0, "pan_sequence: the image holds ",
+                 std::isfinite(src[i]) ? "a negative value" : "NaN or Inf", " (element ", i, ")");
+  // The corner stays in [0, W - n - 1] so that bilinear sampling reads inside the image.
+  const double range_x = static_cast<double>(w - n - 1), range_y = static_cast<double>(h - n - 1);
+  Rng rng = item_rng(seed, 3, index);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    const PanAxis ax = pan_axis(rng, range_x, static_cast<double>(n));
+    const PanAxis ay = pan_axis(rng, range_y, static_cast<double>(n));
+    ProceduralSequence seq;
+    for (int t = 0; t < frames; ++t) {
+      seq.window_x.push_back(std::clamp(ax.at(t), 0.0, range_x));
+      seq.window_y.push_back(std::clamp(ay.at(t), 0.0, range_y));
+      seq.frames.push_back(Tensor::empty({3, n, n}));
+      seq.flow.push_back(Tensor::zeros({3, n, n}));
+    }
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < frames; ++t)
+      sample_window(src, h, w, seq.window_x[t], seq.window_y[t], static_cast<int>(n),
+                    seq.frames[t].data<float>());
+    for (int t = 1; t < frames; ++t) {
+      const double dx = seq.window_x[t] - seq.window_x[t - 1], dy = seq.window_y[t] - seq.window_y[t - 1];
+      float* o = seq.flow[t].data<float>();
+      const int64_t plane = n * n;
+      for (int64_t y = 0; y < n; ++y)
+        for (int64_t x = 0; x < n; ++x) {
+          const double sx = x + dx, sy = y + dy;
+          o[y * n + x] = static_cast<float>(dx);
+          o[plane + y * n + x] = static_cast<float>(dy);
+          o[2 * plane + y * n + x] = sx >= 0 && sy >= 0 && sx <= n - 1 && sy <= n - 1 ? 1.f : 0.f;
+        }
+    }
+    seq.target_share = rng.uniform(opt.sat_min, opt.sat_max);
+    std::vector<float> m;
+    for (const Tensor& f : seq.frames) append_max_channel(f, m);
+    const double k = exposure_scale(std::move(m), seq.target_share, opt.sat_min, opt.sat_max);
+    if (k <= 0) continue;  // too flat a region for the share: draw another path
+    for (Tensor& f : seq.frames) expose(f, k);
+    seq.scale = k;
+    seq.saturated_share = pooled_share(seq.frames);
+    return seq;
+  }
+  fail("pan_sequence: no path across the image gives a saturated share in [", opt.sat_min, ", ",
+       opt.sat_max, "] after ", kMaxAttempts, " attempts (too few distinct values?)");
 }
 
 }  // namespace steady

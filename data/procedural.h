@@ -36,6 +36,16 @@
 //
 // Determinism: image i of a seed depends only on (seed, i, options), not on how many images are
 // made or in what order or how many threads; the same seed gives the same bytes.
+//
+// Panning a real HDR image (pan_sequence, gen_procedural --pan): a size x size window moves
+// across the image along a smooth random path, sampled bilinearly at sub-pixel positions (frame
+// pixel (x, y) is the image at (wx_t + x, wy_t + y) in pixel indices, (wx_t, wy_t) the window's
+// corner). Per axis the corner is centre + a1 sin(2 pi f1 t + p1) + a2 sin(2 pi f2 t + p2) with
+// a1 + a2 at most half the free range, so the window never leaves the image, and each term's
+// peak speed 2 pi a f drawn in [0.3, 1.5] and [0.1, 0.8] pixels per frame (times size/128;
+// frequencies capped at 0.02 cycles per frame). The scene is static, so the motion is one
+// translation per frame: d_t = corner_t - corner_{t-1} for every pixel, valid where x + d lies
+// inside the frame. The exposure is set as for procedural sequences (pooled over all frames).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -60,11 +70,19 @@ struct ProceduralSequence {
   double saturated_share = 0;  // the share over all frames pooled (max channel >= 1)
   double scale = 0;            // the exposure scale applied to the rendered radiance
   int beams = 0;               // occluding beams in the sequence
+  // pan_sequence only: the window's top-left corner per frame, in pixels of the source image.
+  std::vector<double> window_x, window_y;
 };
 
 // Test sequence `index` of `seed`, `frames` frames long (>= 2).
 ProceduralSequence procedural_sequence(uint64_t seed, int64_t index, int frames,
                                        const ProceduralOptions& opt = {});
+
+// Test sequence `index` of `seed` panning an opt.size window across `image`, a linear HDR image
+// [C,H,W] (C 1, 3 or 4: grey is repeated, alpha dropped) at least opt.size + 2 pixels wide and
+// high. opt.beam_probability is not used.
+ProceduralSequence pan_sequence(const Tensor& image, uint64_t seed, int64_t index, int frames,
+                                const ProceduralOptions& opt = {});
 
 // Checks the options, with messages that name the flag (--size, --sat-min, --sat-max).
 void check_procedural_options(const ProceduralOptions& opt);

@@ -147,7 +147,8 @@ class Progress {
 int run(int argc, char** argv) {
   Cli cli("gen_procedural",
           "OUT [options]\n\nWrites procedural HDR training images (OUT/train/NNNNN.exr) and test\n"
-          "sequences with their true motion (OUT/test/seq_NNN/), reproducible from --seed.");
+          "sequences with their true motion (OUT/test/seq_NNN/), reproducible from --seed.\n"
+          "With --pan IMAGE.exr the test sequences pan a window across a real HDR image.");
   cli.option("train", "1000", "number of static training images");
   cli.option("test-seqs", "10", "number of moving test sequences");
   cli.option("frames", "200", "frames per test sequence");
@@ -157,6 +158,8 @@ int run(int argc, char** argv) {
   cli.option("sat-max", "0.10", "largest share of saturated pixels");
   cli.option("fps", "25", "frame rate stored in the test sequences");
   cli.option("beams", "0.7", "probability that a test sequence has occluding beams");
+  cli.option("pan", "", "IMAGE.exr: test sequences that pan a --size window across this real "
+                        "HDR image (--test-seqs defaults to 1)");
   cli.flag("half", "write images as half-float EXR (default: 32-bit float); motion is always half");
   cli.flag("multipart", "write each test sequence as one multi-part EXR OUT/test/seq_NNN.exr");
   cli.flag("previews", "also write tone-mapped PNG previews to OUT/previews/");
@@ -166,7 +169,14 @@ int run(int argc, char** argv) {
   STEADY_CHECK(cli.positional().size() == 1, "expected one output folder, got ",
                cli.positional().size(), " arguments (see --help)");
   const fs::path out = cli.positional()[0];
-  const int64_t n_train = cli.get_int("train"), n_seqs = cli.get_int("test-seqs");
+  const std::string pan_path = cli.get("pan");
+  const bool pan = cli.has("pan");
+  STEADY_CHECK(!pan || !pan_path.empty(), "--pan needs an HDR image file (.exr or .hdr)");
+  STEADY_CHECK(!pan || !cli.has("train"), "--train does not apply with --pan (it makes test "
+               "sequences only)");
+  STEADY_CHECK(!pan || !cli.has("beams"), "--beams does not apply with --pan");
+  const int64_t n_train = pan ? 0 : cli.get_int("train");
+  const int64_t n_seqs = pan && !cli.has("test-seqs") ? 1 : cli.get_int("test-seqs");
   const int64_t n_frames = cli.get_int("frames"), size = cli.get_int("size");
   const int64_t seed_arg = cli.get_int("seed");
   const double fps = cli.get_double("fps");
@@ -196,6 +206,15 @@ int run(int argc, char** argv) {
   ExrWriteOptions flow_exr;
   flow_exr.precision = ExrPrecision::Half;
   flow_exr.fps = fps;
+
+  // The image to pan, read (and checked) before anything is written.
+  Tensor pan_image;
+  if (pan) {
+    pan_image = read_image(pan_path, 3);
+    STEADY_CHECK(pan_image.size(2) >= size + 2 && pan_image.size(1) >= size + 2, "--pan '", pan_path,
+                 "' is ", pan_image.size(2), "x", pan_image.size(1), ": --size ", size,
+                 " needs an image at least ", size + 2, "x", size + 2);
+  }
 
   make_dirs(out);
   if (previews) make_dirs(out / "previews");
@@ -227,7 +246,9 @@ int run(int argc, char** argv) {
     make_dirs(out / "test");
     Progress progress("test sequences", n_seqs, quiet);
     for (int64_t s = 0; s < n_seqs; ++s) {
-      const ProceduralSequence seq = procedural_sequence(seed, s, static_cast<int>(n_frames), opt);
+      const ProceduralSequence seq =
+          pan ? pan_sequence(pan_image, seed, s, static_cast<int>(n_frames), opt)
+              : procedural_sequence(seed, s, static_cast<int>(n_frames), opt);
       const std::string name = numbered("seq_%03lld", s);
       nlohmann::json info = {{"frames", n_frames},
                              {"fps", fps},
@@ -235,8 +256,18 @@ int run(int argc, char** argv) {
                              {"target_saturated_share", seq.target_share},
                              {"saturated_share", seq.saturated_share},
                              {"exposure_scale", seq.scale},
-                             {"beams", seq.beams},
                              {"flow_convention", kFlowConvention}};
+      if (pan) {
+        info["pan_image"] = pan_path;
+        info["pan_image_size"] = {pan_image.size(2), pan_image.size(1)};
+        info["window_x"] = seq.window_x;
+        info["window_y"] = seq.window_y;
+        info["window_convention"] =
+            "frame pixel (x, y) is the source image at (window_x[t] + x, window_y[t] + y) in pixel "
+            "indices, bilinearly sampled, times exposure_scale";
+      } else {
+        info["beams"] = seq.beams;
+      }
       if (multipart) {
         write_exr_multipart((out / "test" / (name + ".exr")).string(), seq.frames, seq_exr);
         write_exr_multipart((out / "test" / (name + ".flow.exr")).string(), seq.flow, flow_exr);
@@ -260,7 +291,7 @@ int run(int argc, char** argv) {
   }
 
   nlohmann::json info = {
-      {"generator", "gen_procedural"},
+      {"generator", pan ? "gen_procedural --pan" : "gen_procedural"},
       {"seed", seed},
       {"size", size},
       {"train", n_train},
@@ -269,12 +300,13 @@ int run(int argc, char** argv) {
       {"fps", fps},
       {"sat_min", opt.sat_min},
       {"sat_max", opt.sat_max},
-      {"beam_probability", opt.beam_probability},
+      {"beam_probability", pan ? nlohmann::json(nullptr) : nlohmann::json(opt.beam_probability)},
       {"precision", image_exr.precision == ExrPrecision::Half ? "half" : "float"},
       {"multipart", multipart},
       {"exposure", "scaled so that the share of pixels with max channel >= 1 lies in "
                    "[sat_min, sat_max]: exposure 1 puts the camera's clip point at 1"},
       {"flow_convention", kFlowConvention}};
+  if (pan) info["pan_image"] = pan_path;
   write_json(out / "info.json", info);
   if (!quiet) std::printf("wrote %s\n", out.string().c_str());
   return 0;

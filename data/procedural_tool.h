@@ -2,6 +2,10 @@
 // tests run the very same code in-process:
 //   gen_procedural OUT --train N --test-seqs S --frames F --size P --seed K [--half]
 //                  [--multipart] [--previews] [--sat-min A] [--sat-max B] [--fps R] [--beams Q]
+//   gen_procedural OUT --pan IMAGE.exr [--test-seqs S] --frames F --size P --seed K [...]
+//                  test sequences only (S defaults to 1): a window panned across a real HDR
+//                  image (data/procedural.h), written exactly like the procedural ones, with
+//                  the window's path (window_x, window_y) in each sequence's JSON
 // writes
 //   OUT/train/NNNNN.exr                      static training images
 //   OUT/test/seq_NNN/frame_NNNN.exr          test sequences (framesPerSecond in each header)

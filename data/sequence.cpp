@@ -91,19 +91,33 @@ std::vector<Tensor> read_files(const std::vector<std::string>& files, int channe
   return frames;
 }
 
-std::vector<Tensor> read_flow(const std::string& spec, size_t frames) {
+// The first n parts of a multi-part EXR (one open when that is all of them).
+std::vector<Tensor> read_exr_parts_upto(const std::string& path, size_t n, bool clamp_negative) {
+  if (n == static_cast<size_t>(exr_part_count(path))) return read_exr_parts(path, clamp_negative);
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < n; ++i) parts.push_back(read_exr(path, static_cast<int>(i), clamp_negative));
+  return parts;
+}
+
+// The stored motion of the first `frames` frames; the store must cover the whole sequence
+// (all of it when max_frames is 0, at least `frames` otherwise).
+std::vector<Tensor> read_flow(const std::string& spec, size_t frames, int64_t max_frames) {
   const std::string loc = flow_location(spec);
   std::error_code ec;
   if (loc.empty() || !fs::exists(loc, ec)) return {};
   std::vector<Tensor> flow;
+  size_t stored = 0;
   if (fs::is_directory(loc, ec)) {
-    const std::vector<std::string> files = expand_pattern((fs::path(loc) / "flow_%04d.exr").string());
-    flow = read_files(files, 0);
+    std::vector<std::string> files = expand_pattern((fs::path(loc) / "flow_%04d.exr").string());
+    stored = files.size();
+    files.resize(std::min(files.size(), frames));
+    for (const std::string& f : files) flow.push_back(read_exr(f, 0, false));  // signed: no clamp
   } else {
-    flow = read_exr_parts(loc);
+    stored = static_cast<size_t>(exr_part_count(loc));
+    flow = read_exr_parts_upto(loc, std::min(stored, frames), false);
   }
-  STEADY_CHECK(flow.size() == frames, "sequence '", spec, "': the motion in '", loc, "' has ",
-               flow.size(), " frames, the sequence ", frames);
+  STEADY_CHECK(max_frames > 0 ? stored >= frames : stored == frames, "sequence '", spec,
+               "': the motion in '", loc, "' has ", stored, " frames, the sequence ", frames);
   for (const Tensor& f : flow)
     STEADY_CHECK(f.dim() == 3 && f.size(0) == 3, "sequence '", spec, "': the motion in '", loc,
                  "' is not 3-channel (dx, dy, valid)");
@@ -168,14 +182,14 @@ std::string flow_location(const std::string& spec) {
   return {};
 }
 
-std::vector<Tensor> read_video_frames(const std::string& path, double* fps) {
-  if (fps) *fps = 0;
-  fail("cannot read sequence '", path, "': video files are not supported by this build; ",
-       "extract the frames first, e.g. ffmpeg -i '", path, "' frames/%04d.png, and pass ",
-       "frames/%04d.png");
+std::vector<Tensor> read_video_frames(const std::string& path, double* fps,
+                                      const VideoReadOptions& opt) {
+  return read_video(path, fps, opt);
 }
 
 Sequence read_sequence(const std::string& spec, const SequenceReadOptions& opt) {
+  STEADY_CHECK(opt.max_frames >= 0, "cannot read sequence '", spec, "': max_frames must be >= 0, got ",
+               opt.max_frames);
   Sequence seq;
   seq.source = spec;
   seq.kind = sequence_kind(spec);
@@ -192,12 +206,22 @@ Sequence read_sequence(const std::string& spec, const SequenceReadOptions& opt) 
     case SequenceKind::SingleImage:
       seq.files = {spec};
       break;
-    case SequenceKind::Video:
-      seq.frames = read_video_frames(spec, &seq.fps);
+    case SequenceKind::Video: {
+      VideoReadOptions vopt;
+      vopt.max_frames = opt.max_frames;
+      vopt.max_side = opt.video_max_side;
+      seq.files = {spec};
+      seq.frames = read_video_frames(spec, &seq.fps, vopt);
+      for (Tensor& f : seq.frames) f = convert_channels(f, opt.channels, "'" + spec + "'");
       return seq;
+    }
   }
+  const auto keep = [&](size_t n) {
+    return opt.max_frames > 0 ? std::min(n, static_cast<size_t>(opt.max_frames)) : n;
+  };
+  if (seq.kind != SequenceKind::MultipartExr) seq.files.resize(keep(seq.files.size()));
   if (seq.kind == SequenceKind::MultipartExr) {
-    seq.frames = read_exr_parts(spec);
+    seq.frames = read_exr_parts_upto(spec, keep(static_cast<size_t>(exr_part_count(spec))), true);
     for (Tensor& f : seq.frames) f = convert_channels(f, opt.channels, "'" + spec + "'");
   } else {
     seq.frames = read_files(seq.files, opt.channels);
@@ -206,7 +230,7 @@ Sequence read_sequence(const std::string& spec, const SequenceReadOptions& opt) 
                                                                    : seq.files, spec);
   seq.fps = fps_of(seq.files[0]);
   if (opt.load_flow) {
-    seq.flow = read_flow(spec, seq.frames.size());
+    seq.flow = read_flow(spec, seq.frames.size(), opt.max_frames);
     for (const Tensor& f : seq.flow)
       STEADY_CHECK(f.size(1) == seq.frames[0].size(1) && f.size(2) == seq.frames[0].size(2),
                    "sequence '", spec, "': the stored motion is ", shape_str(f.shape()),

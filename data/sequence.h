@@ -4,9 +4,11 @@
 //                    consecutive (a gap is an error: temporal metrics need every frame)
 //   a multi-part EXR one frame per part (gen_procedural --multipart); a single-part EXR or any
 //                    other single image is a one-frame sequence
-//   a video file     (.mp4 .avi .mov .mpg .mkv .webm) is recognized and refused with a clear
-//                    message for now: read_video_frames is the one place where ffmpeg plugs in.
-// fps comes from the EXR framesPerSecond attribute of the first frame when there is one.
+//   a video file     (.mp4 .avi .mov .mpg .mpeg .mkv .webm) decoded by ffmpeg (data/video.h):
+//                    RGB frames in [0,1]; a clear error when ffmpeg is missing or the file is
+//                    not a video, truncated or corrupt
+// fps comes from the EXR framesPerSecond attribute of the first frame when there is one, or
+// from the video stream.
 // True motion, when stored beside the sequence (gen_procedural writes it), is read too:
 //   folder D or pattern in folder D:  D/flow/flow_NNNN.exr, one per frame
 //   multi-part FILE.exr:              FILE.flow.exr, one part per frame
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "data/video.h"
 #include "engine/tensor.h"
 
 namespace steady {
@@ -33,6 +36,9 @@ struct Sequence {
 struct SequenceReadOptions {
   int channels = 0;        // as read_image: 0 keeps the files' layout, 1, 3 or 4 converts
   bool load_flow = true;   // look for stored motion beside the sequence
+  int64_t max_frames = 0;  // > 0: only the first max_frames frames (and their motion)
+  int64_t video_max_side = 0;  // video files only, > 0: ffmpeg scales frames down so that the
+                               // longer side is at most this (area filter, aspect kept)
 };
 
 // Which form spec has (the file system is consulted: a folder, a file's first bytes).
@@ -48,7 +54,9 @@ std::vector<std::string> expand_pattern(const std::string& pattern);
 // Where read_sequence looks for stored motion of a sequence spec.
 std::string flow_location(const std::string& spec);
 
-// Video files: not readable in this build (see the header comment); throws a clear error.
-std::vector<Tensor> read_video_frames(const std::string& path, double* fps);
+// A video file's frames [3,H,W] through ffmpeg (data/video.h); *fps from the stream (0 when
+// it does not say).
+std::vector<Tensor> read_video_frames(const std::string& path, double* fps,
+                                      const VideoReadOptions& opt = {});
 
 }  // namespace steady
