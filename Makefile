@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CUDA  ?= AUTO
 
-.PHONY: deps configure build test demo bench clean data
+.PHONY: deps configure build test demo demo-color data bench clean
 
 deps:
 	@scripts/deps.sh
@@ -22,6 +22,9 @@ test: build
 
 demo: build
 	@BUILD=$(BUILD) scripts/demo.sh
+
+demo-color: build data
+	@BUILD=$(BUILD) scripts/demo-color.sh
 
 bench: build
 	@$(BUILD)/bench_ops

@@ -144,6 +144,12 @@ TEST_CASE("tools: train_color trains on photos and eval_video evaluates its colo
   INFO(e.output);
   REQUIRE(e.code == 0);
   CHECK(e.output.find("input (gray, a = b = 0)") != std::string::npos);
+  // infer colorizes a folder of photos into a folder of PNGs, one per input frame.
+  Run inf = run("./infer " + (photos / "previews").string() + " " + (workdir() / "colorized").string() +
+                " --device cpu --model " + (out / "last.safetensors").string());
+  INFO(inf.output);
+  REQUIRE(inf.code == 0);
+  CHECK(fs::exists(workdir() / "colorized/frame_0007.png"));
   // A color checkpoint where an HDR one is expected is refused in one line.
   Run wrong = run("./train_hdr " + (workdir() / "data/train").string() + " --device cpu --size 32 --epochs 1 --init " +
                   (out / "last.safetensors").string() + " --out " + (workdir() / "wrong").string());

@@ -25,6 +25,7 @@
 #include "engine/checkpoint.h"
 #include "models/hdr_autoencoder.h"
 #include "tools/lib/cli.h"
+#include "tools/lib/inference.h"
 
 using namespace steady;
 namespace fs = std::filesystem;
@@ -35,57 +36,6 @@ struct Row {
   std::string name;
   double psnr = NAN, smoothness = NAN, warping_error = NAN;
 };
-
-struct LoadedModel {
-  std::string path;
-  std::unique_ptr<Model> model;
-};
-
-LoadedModel load_model(const std::string& path, Device device) {
-  CheckpointMeta meta = read_checkpoint_meta(path);
-  std::string task;
-  try {
-    task = nlohmann::json::parse(meta.config).value("task", "");
-  } catch (const std::exception&) {
-  }
-  STEADY_CHECK(task == "hdr" || task == "color", path, " is not a Steady model checkpoint ",
-               "(no task hdr or color in its config)");
-  LoadedModel m{path, make_model(task)};
-  Rng rng(0);
-  m.model->finalize(device, rng);
-  load_checkpoint(path, m.model->params(), nullptr);
-  return m;
-}
-
-// Runs model over input frames [Cin,H,W] in chunks; returns its raw outputs [Cout,H,W] on the CPU.
-std::vector<Tensor> run_model(Model& model, const std::vector<Tensor>& input, Device device,
-                              int chunk) {
-  NoGradGuard no_grad;
-  std::vector<Tensor> out;
-  const int64_t C = input[0].size(0), H = input[0].size(1), W = input[0].size(2);
-  const int64_t in_plane = C * H * W, out_plane = model.out_channels() * H * W;
-  for (size_t begin = 0; begin < input.size(); begin += chunk) {
-    size_t n = std::min(input.size() - begin, static_cast<size_t>(chunk));
-    std::vector<float> x(n * in_plane);
-    for (size_t i = 0; i < n; ++i)
-      std::copy_n(input[begin + i].data<float>(), in_plane, x.data() + i * in_plane);
-    Tensor y = model.forward(Var(Tensor::from_vector(x, {int64_t(n), C, H, W}, device)), false)
-                   .value().to(Device::CPU);
-    for (size_t i = 0; i < n; ++i)
-      out.push_back(y.view(int64_t(i) * out_plane, {model.out_channels(), H, W}).clone());
-  }
-  return out;
-}
-
-// Linear HDR frames from the HDR model's log-domain outputs.
-std::vector<Tensor> hdr_from_log(const std::vector<Tensor>& log_frames) {
-  std::vector<Tensor> out;
-  for (const Tensor& f : log_frames) {
-    Tensor h = cpu_backend().unary(UnaryOp::Exp, f, 0.f);
-    out.push_back(cpu_backend().scale_shift(h, 1.0, -kHdrLogEps));
-  }
-  return out;
-}
 
 Row score_hdr(const std::string& name, const std::vector<Tensor>& pred_hdr,
           const std::vector<Tensor>& gt_hdr, const std::vector<Tensor>& ldr,
@@ -170,6 +120,19 @@ std::vector<Row> evaluate_hdr(const Sequence& seq, const std::string& spec,
   return rows;
 }
 
+// The top-left h x w of img [C,H,W].
+Tensor crop_top_left(const Tensor& img, int64_t h, int64_t w) {
+  const int64_t C = img.size(0), H = img.size(1), W = img.size(2);
+  if (h == H && w == W) return img;
+  Tensor out = Tensor::empty({C, h, w}, Device::CPU, img.dtype());
+  Tensor src = img.to(DType::F64);
+  std::vector<double> v = src.to_host(), o(C * h * w);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) o[(c * h + y) * w + x] = v[(c * H + y) * W + x];
+  return Tensor::from_vector(o, {C, h, w}, Device::CPU, img.dtype());
+}
+
 Row score_color(const std::string& name, const std::vector<Tensor>& pred_ab,
                 const std::vector<Tensor>& gt_ab, const std::vector<Tensor>& flow, double fps) {
   Row r{name};
@@ -182,20 +145,22 @@ Row score_color(const std::string& name, const std::vector<Tensor>& pred_ab,
 std::vector<Row> evaluate_color(const Sequence& seq, const std::string& spec,
                                 std::vector<LoadedModel>& models, double fps, const Cli& cli,
                                 Device device, int chunk) {
-  const int64_t H = seq.frames[0].size(1), W = seq.frames[0].size(2);
-  STEADY_CHECK(H % 8 == 0 && W % 8 == 0, spec, ": the colorization model needs frame sizes that ",
-               "are multiples of 8, got ", W, "x", H);
+  // The network needs sizes that are multiples of 8: evaluate the top-left crop that is.
+  const int64_t H = seq.frames[0].size(1) / 8 * 8, W = seq.frames[0].size(2) / 8 * 8;
+  STEADY_CHECK(H > 0 && W > 0, spec, ": frames smaller than 8x8");
   std::vector<Tensor> input, gt, gray;
   for (const Tensor& f : seq.frames) {
-    ColorizationPair p = colorization_pair(f);
+    ColorizationPair p = colorization_pair(crop_top_left(f, H, W));
     input.push_back(p.input.to(DType::F32));
     gt.push_back(p.target.to(DType::F32));
     gray.push_back(Tensor::zeros({2, H, W}));
   }
-  std::vector<Row> rows{score_color("input (gray, a = b = 0)", gray, gt, seq.flow, fps)};
+  std::vector<Tensor> flow;
+  for (const Tensor& f : seq.flow) flow.push_back(crop_top_left(f, H, W));
+  std::vector<Row> rows{score_color("input (gray, a = b = 0)", gray, gt, flow, fps)};
   for (LoadedModel& m : models) {
     std::vector<Tensor> pred = run_model(*m.model, input, device, chunk);
-    rows.push_back(score_color(m.path, pred, gt, seq.flow, fps));
+    rows.push_back(score_color(m.path, pred, gt, flow, fps));
     if (cli.get("out").empty()) continue;
     fs::path dir = output_dir(cli, spec, m.path);
     for (size_t t = 0; t < pred.size(); ++t)
@@ -213,6 +178,8 @@ int eval_main(int argc, char** argv) {
   cli.option("seed", "1", "seed of the virtual camera's exposure and curve");
   cli.option("batch", "8", "frames per forward pass");
   cli.option("out", "", "write predicted frames (EXR) and PNG previews under this folder");
+  cli.option("max-frames", "0", "evaluate only the first N frames (0: all)");
+  cli.option("max-side", "0", "video files: scale frames so the longer side is at most N (0: as is)");
   cli.flag("json", "print JSON instead of tables");
   if (!cli.parse(argc, argv)) return 0;
   STEADY_CHECK(!cli.positional().empty(), "expected at least one sequence (see --help)");
@@ -234,6 +201,8 @@ int eval_main(int argc, char** argv) {
   for (const std::string& spec : cli.positional()) {
     SequenceReadOptions opt;
     opt.channels = 3;
+    opt.max_frames = cli.get_int("max-frames");
+    opt.video_max_side = cli.get_int("max-side");
     Sequence seq = read_sequence(spec, opt);
     STEADY_CHECK(seq.frames.size() >= 2, spec, ": a video needs at least 2 frames, found ",
                  seq.frames.size());

@@ -1,0 +1,56 @@
+#include "tools/lib/inference.h"
+
+#include <nlohmann/json.hpp>
+
+#include "data/metrics.h"
+#include "engine/checkpoint.h"
+
+namespace steady {
+
+LoadedModel load_model(const std::string& path, Device device) {
+  CheckpointMeta meta = read_checkpoint_meta(path);
+  std::string task;
+  try {
+    task = nlohmann::json::parse(meta.config).value("task", "");
+  } catch (const std::exception&) {
+  }
+  STEADY_CHECK(task == "hdr" || task == "color", path, " is not a Steady model checkpoint ",
+               "(no task hdr or color in its config)");
+  LoadedModel m{path, make_model(task)};
+  Rng rng(0);
+  m.model->finalize(device, rng);
+  load_checkpoint(path, m.model->params(), nullptr);
+  return m;
+}
+
+// Runs model over input frames [Cin,H,W] in chunks; returns its raw outputs [Cout,H,W] on the CPU.
+std::vector<Tensor> run_model(Model& model, const std::vector<Tensor>& input, Device device,
+                              int chunk) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> out;
+  const int64_t C = input[0].size(0), H = input[0].size(1), W = input[0].size(2);
+  const int64_t in_plane = C * H * W, out_plane = model.out_channels() * H * W;
+  for (size_t begin = 0; begin < input.size(); begin += chunk) {
+    size_t n = std::min(input.size() - begin, static_cast<size_t>(chunk));
+    std::vector<float> x(n * in_plane);
+    for (size_t i = 0; i < n; ++i)
+      std::copy_n(input[begin + i].data<float>(), in_plane, x.data() + i * in_plane);
+    Tensor y = model.forward(Var(Tensor::from_vector(x, {int64_t(n), C, H, W}, device)), false)
+                   .value().to(Device::CPU);
+    for (size_t i = 0; i < n; ++i)
+      out.push_back(y.view(int64_t(i) * out_plane, {model.out_channels(), H, W}).clone());
+  }
+  return out;
+}
+
+// Linear HDR frames from the HDR model's log-domain outputs.
+std::vector<Tensor> hdr_from_log(const std::vector<Tensor>& log_frames) {
+  std::vector<Tensor> out;
+  for (const Tensor& f : log_frames) {
+    Tensor h = cpu_backend().unary(UnaryOp::Exp, f, 0.f);
+    out.push_back(cpu_backend().scale_shift(h, 1.0, -kHdrLogEps));
+  }
+  return out;
+}
+
+}  // namespace steady
