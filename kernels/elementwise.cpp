@@ -55,6 +55,20 @@ T apply_unary(UnaryOp op, T x, T slope) {
   return x;
 }
 
+// Calls f(std::integral_constant<UnaryOp, op>{}): the op becomes a template argument of the
+// caller's loop, so each loop is branch-free and vectorizes.
+template <class F>
+void with_unary_op(UnaryOp op, F&& f) {
+  switch (op) {
+    case UnaryOp::Relu: return f(std::integral_constant<UnaryOp, UnaryOp::Relu>{});
+    case UnaryOp::LeakyRelu: return f(std::integral_constant<UnaryOp, UnaryOp::LeakyRelu>{});
+    case UnaryOp::Sigmoid: return f(std::integral_constant<UnaryOp, UnaryOp::Sigmoid>{});
+    case UnaryOp::Tanh: return f(std::integral_constant<UnaryOp, UnaryOp::Tanh>{});
+    case UnaryOp::Exp: return f(std::integral_constant<UnaryOp, UnaryOp::Exp>{});
+    case UnaryOp::Log: return f(std::integral_constant<UnaryOp, UnaryOp::Log>{});
+  }
+}
+
 // Chunk size of the deterministic sum; fixed so that the grouping of additions never changes.
 constexpr int64_t kSumChunk = 4096;
 
@@ -81,19 +95,11 @@ Tensor CpuBackend::unary(UnaryOp op, const Tensor& x, float slope) {
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
     const T s = static_cast<T>(slope);
-    // The op is a template argument of the loop, so each loop is branch-free and vectorizes.
     auto run = [&](auto op_tag) {
 #pragma omp parallel for if (n > kParallelThreshold / 8) schedule(static)
       for (int64_t i = 0; i < n; ++i) yp[i] = apply_unary(decltype(op_tag)::value, xp[i], s);
     };
-    switch (op) {
-      case UnaryOp::Relu: run(std::integral_constant<UnaryOp, UnaryOp::Relu>{}); break;
-      case UnaryOp::LeakyRelu: run(std::integral_constant<UnaryOp, UnaryOp::LeakyRelu>{}); break;
-      case UnaryOp::Sigmoid: run(std::integral_constant<UnaryOp, UnaryOp::Sigmoid>{}); break;
-      case UnaryOp::Tanh: run(std::integral_constant<UnaryOp, UnaryOp::Tanh>{}); break;
-      case UnaryOp::Exp: run(std::integral_constant<UnaryOp, UnaryOp::Exp>{}); break;
-      case UnaryOp::Log: run(std::integral_constant<UnaryOp, UnaryOp::Log>{}); break;
-    }
+    with_unary_op(op, run);
   });
   return y;
 }
@@ -124,7 +130,6 @@ Tensor CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, 
     const T* g = gy.data<T>();
     T* out = gx.data<T>();
     const T s = static_cast<T>(slope);
-    // As in unary(): the op is a template argument, so the per-element switch folds away.
     auto run = [&](auto op_tag) {
       constexpr UnaryOp kOp = decltype(op_tag)::value;
 #pragma omp parallel for if (n > kParallelThreshold / 8) schedule(static)
@@ -162,14 +167,7 @@ Tensor CpuBackend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, 
       out[i] = g[i] * d;
     }
     };
-    switch (op) {
-      case UnaryOp::Relu: run(std::integral_constant<UnaryOp, UnaryOp::Relu>{}); break;
-      case UnaryOp::LeakyRelu: run(std::integral_constant<UnaryOp, UnaryOp::LeakyRelu>{}); break;
-      case UnaryOp::Sigmoid: run(std::integral_constant<UnaryOp, UnaryOp::Sigmoid>{}); break;
-      case UnaryOp::Tanh: run(std::integral_constant<UnaryOp, UnaryOp::Tanh>{}); break;
-      case UnaryOp::Exp: run(std::integral_constant<UnaryOp, UnaryOp::Exp>{}); break;
-      case UnaryOp::Log: run(std::integral_constant<UnaryOp, UnaryOp::Log>{}); break;
-    }
+    with_unary_op(op, run);
   });
   return gx;
 }
