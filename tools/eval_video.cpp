@@ -179,7 +179,7 @@ int eval_main(int argc, char** argv) {
   cli.option("batch", "8", "frames per forward pass");
   cli.option("out", "", "write predicted frames (EXR) and PNG previews under this folder");
   cli.option("max-frames", "0", "evaluate only the first N frames (0: all)");
-  cli.option("max-side", "0", "video files: scale frames so the longer side is at most N (0: as is)");
+  cli.option("max-side", "256", "video files: scale frames so the longer side is at most N (0: full size)");
   cli.flag("json", "print JSON instead of tables");
   if (!cli.parse(argc, argv)) return 0;
   STEADY_CHECK(!cli.positional().empty(), "expected at least one sequence (see --help)");
