@@ -12,7 +12,7 @@
 # CUDNN_SOURCE=system|pip to force a source.
 #
 # Environment: BUILD_DIR (default build-gpu-check), JOBS (default nproc).
-# Writes at most 8 files (the device tool brings back no more): summary.txt, env.txt, build.log,
+# Writes a small fixed set of files, easy to copy off a remote machine: summary.txt, env.txt, build.log,
 # ctest.log, bench_ops.json, bench_ops.log, torch_ops.json, bench_compare.md.
 # Exit status: 0 when the build and every test passed and the GPU tests really ran.
 set -uo pipefail
