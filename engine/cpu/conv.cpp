@@ -26,17 +26,14 @@
 #include <memory>
 #include <vector>
 
+#include "engine/conv_geometry.h"
 #include "engine/cpu/cpu_backend.h"
 
 namespace steady {
 namespace {
 
 // Shapes of one convolution, named from the image / columns sides described above.
-struct ConvGeometry {
-  int64_t batch = 0;
-  int64_t c_im = 0, h_im = 0, w_im = 0;     // image side
-  int64_t c_col = 0, h_col = 0, w_col = 0;  // columns side
-  int64_t k = 0, stride = 1, pad = 0;
+struct ConvGeometry : ConvShape {
   // The im2col matrix is built a few output rows at a time, so that the chunk GEMM reads is
   // still in cache and a worker's buffer stays small (a whole sample of a 64-channel 128x128
   // 3x3 layer would be 37 MB).
@@ -379,86 +376,28 @@ void check_tensor(const char* op, const char* name, const Tensor& t, const Tenso
                " have different dtypes");
 }
 
-void check_args(const char* op, const Conv2dArgs& a, bool transposed) {
-  STEADY_CHECK(a.stride >= 1, op, ": stride must be >= 1, got ", a.stride);
-  STEADY_CHECK(a.pad >= 0, op, ": pad must be >= 0, got ", a.pad);
-  if (transposed) {
-    STEADY_CHECK(a.output_pad >= 0 && a.output_pad < a.stride, op,
-                 ": output_pad must be in [0, stride) = [0, ", a.stride, "), got ", a.output_pad);
-  } else {
-    STEADY_CHECK(a.output_pad == 0, op, ": output_pad applies to conv_transpose2d only, got ",
-                 a.output_pad);
-  }
-}
-
 // Validates x, w (and b when defined) and returns the geometry of the convolution.
 ConvGeometry conv_geometry(const char* op, bool transposed, const Tensor& x, const Tensor& w,
                            const Tensor& b, const Conv2dArgs& a) {
   STEADY_CHECK(x.defined(), op, ": x is undefined");
   check_tensor(op, "x", x, x);
   check_tensor(op, "w", w, x);
-  check_args(op, a, transposed);
-  STEADY_CHECK(x.dim() == 4, op, ": x must be [N, C, H, W], got ", x.str());
-  STEADY_CHECK(x.numel() > 0, op, ": x ", x.str(), " is empty");
-  STEADY_CHECK(w.dim() == 4, op, ": w must be ",
-               transposed ? "[Ci, Co, k, k]" : "[Co, Ci, k, k]", ", got ", w.str());
-  STEADY_CHECK(w.size(2) == w.size(3) && w.size(2) >= 1, op,
-               ": the kernel must be square and non-empty, w is ", w.str());
-  STEADY_CHECK(w.numel() > 0, op, ": w ", w.str(), " is empty");
-  const int64_t x_channels = x.size(1);
-  const int64_t w_in = transposed ? w.size(0) : w.size(1);
-  STEADY_CHECK(x_channels == w_in, op, ": x ", x.str(), " has ", x_channels,
-               " channels but w ", w.str(), " expects ", w_in);
-  const int64_t out_channels = transposed ? w.size(1) : w.size(0);
-  if (b.defined()) {
-    check_tensor(op, "b", b, x);
-    STEADY_CHECK(b.dim() == 1 && b.size(0) == out_channels, op, ": b must be [", out_channels,
-                 "] for w ", w.str(), ", got ", b.str());
-  }
-
+  if (b.defined()) check_tensor(op, "b", b, x);
   ConvGeometry g;
-  g.batch = x.size(0);
-  g.k = w.size(2);
-  g.stride = a.stride;
-  g.pad = a.pad;
-  const int64_t h = x.size(2), wd = x.size(3);
-  if (!transposed) {
-    g.c_im = x_channels, g.h_im = h, g.w_im = wd;
-    g.c_col = out_channels;
-    // floor division of a possibly negative numerator
-    auto out_size = [&](int64_t in) {
-      const int64_t span = in + 2 * g.pad - g.k;
-      return span < 0 ? int64_t(0) : span / g.stride + 1;
-    };
-    g.h_col = out_size(h), g.w_col = out_size(wd);
-    STEADY_CHECK(g.h_col > 0 && g.w_col > 0, op, ": output size ", g.h_col, "x", g.w_col,
-                 " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
-                 g.pad);
-  } else {
-    g.c_col = x_channels, g.h_col = h, g.w_col = wd;
-    g.c_im = out_channels;
-    g.h_im = (h - 1) * g.stride - 2 * g.pad + g.k + a.output_pad;
-    g.w_im = (wd - 1) * g.stride - 2 * g.pad + g.k + a.output_pad;
-    STEADY_CHECK(g.h_im > 0 && g.w_im > 0, op, ": output size ", g.h_im, "x", g.w_im,
-                 " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
-                 g.pad, ", output_pad ", a.output_pad);
-  }
+  static_cast<ConvShape&>(g) = conv_shape(op, transposed, x, w, b, a);
   plan_chunks(g);
   return g;
 }
 
 void check_grad_output(const char* op, const Tensor& gy, const Tensor& x, const Shape& expected) {
   check_tensor(op, "gy", gy, x);
-  STEADY_CHECK(gy.shape() == expected, op, ": gy ", gy.str(), " must have the output shape ",
-               shape_str(expected));
+  check_conv_grad_output(op, gy, expected);
 }
 
-Shape image_shape(const ConvGeometry& g) { return {g.batch, g.c_im, g.h_im, g.w_im}; }
-Shape columns_shape(const ConvGeometry& g) { return {g.batch, g.c_col, g.h_col, g.w_col}; }
 
 template <class T>
 Tensor conv2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b) {
-  Tensor y = Tensor::empty(columns_shape(g), Device::CPU, x.dtype());
+  Tensor y = Tensor::empty(g.columns_shape(), Device::CPU, x.dtype());
   forward_data<T>(g, w.data<T>(), x.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
   return y;
 }
@@ -478,7 +417,7 @@ ConvGrads conv2d_backward_impl(const ConvGeometry& g, const Tensor& x, const Ten
 template <class T>
 Tensor conv_transpose2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                              const Tensor& b) {
-  Tensor y = Tensor::empty(image_shape(g), Device::CPU, x.dtype());
+  Tensor y = Tensor::empty(g.image_shape(), Device::CPU, x.dtype());
   backward_data<T>(g, w.data<T>(), x.data<T>(), y.data<T>());
   if (b.defined()) add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
   return y;
@@ -507,7 +446,7 @@ ConvGrads CpuBackend::conv2d_backward(const Tensor& x, const Tensor& w, bool has
                                       const Tensor& gy, Conv2dArgs a) {
   const char* op = "conv2d_backward";
   const ConvGeometry g = conv_geometry(op, false, x, w, Tensor(), a);
-  check_grad_output(op, gy, x, columns_shape(g));
+  check_grad_output(op, gy, x, g.columns_shape());
   return x.dtype() == DType::F64 ? conv2d_backward_impl<double>(g, x, w, has_bias, gy)
                                  : conv2d_backward_impl<float>(g, x, w, has_bias, gy);
 }
@@ -523,7 +462,7 @@ ConvGrads CpuBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w
                                                 const Tensor& gy, Conv2dArgs a) {
   const char* op = "conv_transpose2d_backward";
   const ConvGeometry g = conv_geometry(op, true, x, w, Tensor(), a);
-  check_grad_output(op, gy, x, image_shape(g));
+  check_grad_output(op, gy, x, g.image_shape());
   return x.dtype() == DType::F64 ? conv_transpose2d_backward_impl<double>(g, x, w, has_bias, gy)
                                  : conv_transpose2d_backward_impl<float>(g, x, w, has_bias, gy);
 }

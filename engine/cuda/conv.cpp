@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/conv_geometry.h"
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/checks.h"
 #include "engine/cuda/conv_bias.h"
@@ -35,11 +36,7 @@ namespace steady {
 namespace {
 
 // Shapes of one convolution, named from the image / columns sides described above.
-struct ConvGeometry {
-  int64_t batch = 0;
-  int64_t c_im = 0, h_im = 0, w_im = 0;     // image side
-  int64_t c_col = 0, h_col = 0, w_col = 0;  // columns side
-  int64_t k = 0, stride = 1, pad = 0;
+struct ConvGeometry : ConvShape {
 
   std::array<int64_t, 10> key() const {
     return {batch, c_im, h_im, w_im, c_col, h_col, w_col, k, stride, pad};
@@ -51,71 +48,16 @@ struct ConvGeometry {
   }
 };
 
-Shape image_shape(const ConvGeometry& g) { return {g.batch, g.c_im, g.h_im, g.w_im}; }
-Shape columns_shape(const ConvGeometry& g) { return {g.batch, g.c_col, g.h_col, g.w_col}; }
 
 // ---- argument checks (the CPU backend's, for cuda float32 tensors)
-
-void check_args(const char* op, const Conv2dArgs& a, bool transposed) {
-  STEADY_CHECK(a.stride >= 1, op, ": stride must be >= 1, got ", a.stride);
-  STEADY_CHECK(a.pad >= 0, op, ": pad must be >= 0, got ", a.pad);
-  if (transposed) {
-    STEADY_CHECK(a.output_pad >= 0 && a.output_pad < a.stride, op,
-                 ": output_pad must be in [0, stride) = [0, ", a.stride, "), got ", a.output_pad);
-  } else {
-    STEADY_CHECK(a.output_pad == 0, op, ": output_pad applies to conv_transpose2d only, got ",
-                 a.output_pad);
-  }
-}
 
 ConvGeometry conv_geometry(const char* op, bool transposed, const Tensor& x, const Tensor& w,
                            const Tensor& b, const Conv2dArgs& a) {
   cuda::check_cuda_f32(op, x, "x");
   cuda::check_cuda_f32(op, w, "w");
-  check_args(op, a, transposed);
-  STEADY_CHECK(x.dim() == 4, op, ": x must be [N, C, H, W], got ", x.str());
-  STEADY_CHECK(x.numel() > 0, op, ": x ", x.str(), " is empty");
-  STEADY_CHECK(w.dim() == 4, op, ": w must be ",
-               transposed ? "[Ci, Co, k, k]" : "[Co, Ci, k, k]", ", got ", w.str());
-  STEADY_CHECK(w.size(2) == w.size(3) && w.size(2) >= 1, op,
-               ": the kernel must be square and non-empty, w is ", w.str());
-  STEADY_CHECK(w.numel() > 0, op, ": w ", w.str(), " is empty");
-  const int64_t x_channels = x.size(1);
-  const int64_t w_in = transposed ? w.size(0) : w.size(1);
-  STEADY_CHECK(x_channels == w_in, op, ": x ", x.str(), " has ", x_channels,
-               " channels but w ", w.str(), " expects ", w_in);
-  const int64_t out_channels = transposed ? w.size(1) : w.size(0);
-  if (b.defined()) {
-    cuda::check_cuda_f32(op, b, "b");
-    STEADY_CHECK(b.dim() == 1 && b.size(0) == out_channels, op, ": b must be [", out_channels,
-                 "] for w ", w.str(), ", got ", b.str());
-  }
+  if (b.defined()) cuda::check_cuda_f32(op, b, "b");
   ConvGeometry g;
-  g.batch = x.size(0);
-  g.k = w.size(2);
-  g.stride = a.stride;
-  g.pad = a.pad;
-  const int64_t h = x.size(2), wd = x.size(3);
-  if (!transposed) {
-    g.c_im = x_channels, g.h_im = h, g.w_im = wd;
-    g.c_col = out_channels;
-    auto out_size = [&](int64_t in) {
-      const int64_t span = in + 2 * g.pad - g.k;
-      return span < 0 ? int64_t(0) : span / g.stride + 1;
-    };
-    g.h_col = out_size(h), g.w_col = out_size(wd);
-    STEADY_CHECK(g.h_col > 0 && g.w_col > 0, op, ": output size ", g.h_col, "x", g.w_col,
-                 " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
-                 g.pad);
-  } else {
-    g.c_col = x_channels, g.h_col = h, g.w_col = wd;
-    g.c_im = out_channels;
-    g.h_im = (h - 1) * g.stride - 2 * g.pad + g.k + a.output_pad;
-    g.w_im = (wd - 1) * g.stride - 2 * g.pad + g.k + a.output_pad;
-    STEADY_CHECK(g.h_im > 0 && g.w_im > 0, op, ": output size ", g.h_im, "x", g.w_im,
-                 " <= 0 for x ", x.str(), ", kernel ", g.k, ", stride ", g.stride, ", pad ",
-                 g.pad, ", output_pad ", a.output_pad);
-  }
+  static_cast<ConvShape&>(g) = conv_shape(op, transposed, x, w, b, a);
   for (int64_t v : g.key()) {
     STEADY_CHECK(v <= INT_MAX, op, ": a dimension of ", g.str(), " exceeds cuDNN's int range");
   }
@@ -124,8 +66,7 @@ ConvGeometry conv_geometry(const char* op, bool transposed, const Tensor& x, con
 
 void check_grad_output(const char* op, const Tensor& gy, const Shape& expected) {
   cuda::check_cuda_f32(op, gy, "gy");
-  STEADY_CHECK(gy.shape() == expected, op, ": gy ", gy.str(), " must have the output shape ",
-               shape_str(expected));
+  check_conv_grad_output(op, gy, expected);
 }
 
 // ---- plans
@@ -361,7 +302,7 @@ Tensor CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Co
   const char* op = "conv2d";
   const ConvGeometry g = conv_geometry(op, false, x, w, b, a);
   std::lock_guard<std::mutex> lock(conv_mutex());
-  Tensor y = Tensor::empty(columns_shape(g), Device::CUDA);
+  Tensor y = Tensor::empty(g.columns_shape(), Device::CUDA);
   run_forward(op, g, x.data<float>(), w.data<float>(), y.data<float>());
   if (b.defined()) {
     cuda::add_channel_bias(y.data<float>(), b.data<float>(), g.batch, g.c_col, g.h_col * g.w_col);
@@ -373,7 +314,7 @@ ConvGrads CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, bool ha
                                        const Tensor& gy, Conv2dArgs a) {
   const char* op = "conv2d_backward";
   const ConvGeometry g = conv_geometry(op, false, x, w, Tensor(), a);
-  check_grad_output(op, gy, columns_shape(g));
+  check_grad_output(op, gy, g.columns_shape());
   std::lock_guard<std::mutex> lock(conv_mutex());
   ConvGrads r;
   r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
@@ -389,7 +330,7 @@ Tensor CudaBackend::conv_transpose2d(const Tensor& x, const Tensor& w, const Ten
   const char* op = "conv_transpose2d";
   const ConvGeometry g = conv_geometry(op, true, x, w, b, a);
   std::lock_guard<std::mutex> lock(conv_mutex());
-  Tensor y = Tensor::empty(image_shape(g), Device::CUDA);
+  Tensor y = Tensor::empty(g.image_shape(), Device::CUDA);
   run_backward_data(op, g, w.data<float>(), x.data<float>(), y.data<float>());
   if (b.defined()) {
     cuda::add_channel_bias(y.data<float>(), b.data<float>(), g.batch, g.c_im, g.h_im * g.w_im);
@@ -401,7 +342,7 @@ ConvGrads CudaBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& 
                                                  const Tensor& gy, Conv2dArgs a) {
   const char* op = "conv_transpose2d_backward";
   const ConvGeometry g = conv_geometry(op, true, x, w, Tensor(), a);
-  check_grad_output(op, gy, image_shape(g));
+  check_grad_output(op, gy, g.image_shape());
   std::lock_guard<std::mutex> lock(conv_mutex());
   ConvGrads r;
   // x is the columns side: its gradient is the plain convolution of gy.
