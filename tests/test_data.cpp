@@ -39,28 +39,13 @@
 #include "data/procedural_tool.h"
 #include "data/sequence.h"
 #include "engine/rng.h"
+#include "tests/temp_dir.h"
 
 using namespace steady;
 namespace fs = std::filesystem;
+using steady::test::TempDir;
 
 namespace {
-
-// A fresh folder per test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("steady_test_data_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 Tensor random_image(int64_t c, int64_t h, int64_t w, uint64_t seed, double lo, double hi) {
   Rng rng(seed);
@@ -151,7 +136,7 @@ std::vector<std::string> files_under(const fs::path& root) {
 // ----------------------------------------------------------------------------------- EXR
 
 TEST_CASE("EXR float round trip is bit-exact for Y, RGB and RGBA, with an fps attribute") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   for (int64_t c : {1, 3, 4}) {
     CAPTURE(c);
     Tensor img = random_image(c, 7, 9, 10 + c, 0.0, 50.0);
@@ -173,7 +158,7 @@ TEST_CASE("EXR float round trip is bit-exact for Y, RGB and RGBA, with an fps at
 }
 
 TEST_CASE("EXR half round trip stays within half precision; float64 tensors are accepted") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   Tensor img = random_image(3, 8, 8, 3, 0.0, 100.0).to(DType::F64);
   ExrWriteOptions opt;
   opt.precision = ExrPrecision::Half;
@@ -189,7 +174,7 @@ TEST_CASE("EXR half round trip stays within half precision; float64 tensors are 
 }
 
 TEST_CASE("EXR reading: negatives clamp to 0, data windows not at the origin, channel layouts") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   // Negative values, as DWA compression leaves them, come back as 0.
   Tensor img = Tensor::from_vector(std::vector<float>{-0.01f, 0.5f, -3.f, 2.f}, {1, 2, 2});
   write_exr(dir / "neg.exr", img);
@@ -215,7 +200,7 @@ TEST_CASE("EXR reading: negatives clamp to 0, data windows not at the origin, ch
 }
 
 TEST_CASE("multi-part EXR: a sequence written as parts reads back part by part") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   std::vector<Tensor> frames;
   for (int t = 0; t < 5; ++t) frames.push_back(random_image(3, 6, 10, 100 + t, 0.0, 4.0));
   ExrWriteOptions opt;
@@ -238,7 +223,7 @@ TEST_CASE("multi-part EXR: a sequence written as parts reads back part by part")
 // ---------------------------------------------------------------------------- PNG, JPEG, HDR
 
 TEST_CASE("PNG round trip is exact on 8-bit levels for 1, 3 and 4 channels") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   for (int64_t c : {1, 3, 4}) {
     CAPTURE(c);
     Rng rng(c);
@@ -267,7 +252,7 @@ TEST_CASE("PNG round trip is exact on 8-bit levels for 1, 3 and 4 channels") {
 }
 
 TEST_CASE("JPEG and Radiance HDR files read as [0,1] LDR and linear floats") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   // A smooth 16x16 gradient, which JPEG keeps well at quality 95.
   std::vector<unsigned char> px(16 * 16 * 3);
   std::vector<float> hdr(16 * 16 * 3);
@@ -297,7 +282,7 @@ TEST_CASE("JPEG and Radiance HDR files read as [0,1] LDR and linear floats") {
 // -------------------------------------------------------------------------------- bad files
 
 TEST_CASE("missing, empty, garbage, truncated and unsupported files give one-line errors") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   // Valid files to cut short.
   // Smooth content, so ZIP compression is used (random floats would be stored raw, where a
   // flipped byte is just another value).
@@ -341,7 +326,7 @@ TEST_CASE("missing, empty, garbage, truncated and unsupported files give one-lin
 }
 
 TEST_CASE("EXR with unsupported channels or NaN/Inf pixels, and bad tensors to write") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   write_raw_exr(dir / "z.exr", {"Z"}, 2, 2, {1, 2, 3, 4});
   check_error_names([&] { read_image(dir / "z.exr"); }, dir / "z.exr", "Z");
   write_raw_exr(dir / "rg.exr", {"R", "G"}, 2, 1, {1, 2, 3, 4});
@@ -365,7 +350,7 @@ TEST_CASE("EXR with unsupported channels or NaN/Inf pixels, and bad tensors to w
 }
 
 TEST_CASE("image listing is natural-ordered and skips non-images") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   for (const char* n : {"f10.exr", "f2.png", "f1.exr", "notes.txt", "f02b.jpg"}) write_bytes(dir / n, "x");
   fs::create_directories(dir.path / "sub.exr");
   std::vector<std::string> all = list_images(dir.path.string());
@@ -484,7 +469,7 @@ TEST_CASE("saturation mask: max(0, max_c x - 0.95) / 0.05, clamped to 1, per pix
 // ---------------------------------------------------------------------------- gen_procedural
 
 TEST_CASE("gen_procedural: same seed same bytes, another seed other bytes") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   const std::vector<std::string> common = {"--train", "3", "--test-seqs", "1", "--frames", "4",
                                            "--size", "32"};
   auto run = [&](const std::string& out, const std::string& seed, bool multipart) {
@@ -528,7 +513,7 @@ TEST_CASE("gen_procedural: same seed same bytes, another seed other bytes") {
 }
 
 TEST_CASE("gen_procedural: saturated share inside --sat-min..--sat-max, in float and half") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   for (bool half_files : {false, true}) {
     CAPTURE(half_files);
     const std::string out = dir / (half_files ? "h" : "f");
@@ -612,7 +597,7 @@ TEST_CASE("gen_procedural: the stored motion explains the frames") {
 }
 
 TEST_CASE("gen_procedural: usage errors are one clear line and exit code 1") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   CHECK(gen({dir / "x", "--size", "4"}) == 1);
   CHECK(gen({dir / "x", "--sat-min", "0.2", "--sat-max", "0.1"}) == 1);
   CHECK(gen({dir / "x", "--bogus", "1"}) == 1);
@@ -626,7 +611,7 @@ TEST_CASE("gen_procedural: usage errors are one clear line and exit code 1") {
 // ------------------------------------------------------------------------------- sequences
 
 TEST_CASE("a folder, a printf pattern and a multi-part EXR give the same frames") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   std::vector<Tensor> frames;
   for (int t = 0; t < 5; ++t) frames.push_back(random_image(3, 8, 12, 50 + t, 0.0, 3.0));
   fs::create_directories(dir.path / "folder");
@@ -662,7 +647,7 @@ TEST_CASE("a folder, a printf pattern and a multi-part EXR give the same frames"
 }
 
 TEST_CASE("sequence errors: gaps, mixed sizes, empty folders, video files, missing paths") {
-  TempDir dir;
+  TempDir dir("steady_test_data");
   fs::create_directories(dir.path / "gap");
   for (int t : {0, 1, 3}) write_png(dir / ("gap/f_" + std::to_string(t) + ".png"), Tensor::zeros({1, 2, 2}));
   check_error_names([&] { read_sequence(dir / "gap/f_%d.png"); }, dir / "gap/f_%d.png",

@@ -22,27 +22,13 @@
 #include "data/procedural.h"
 #include "data/procedural_tool.h"
 #include "data/sequence.h"
+#include "tests/temp_dir.h"
 
 using namespace steady;
 namespace fs = std::filesystem;
+using steady::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("steady_test_pan_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 constexpr int kW = 160, kH = 120;
 
@@ -119,7 +105,7 @@ double max_channel_share(const std::vector<Tensor>& frames) {
 }  // namespace
 
 TEST_CASE("--pan: frames are the exposed image at the stored path; the motion is its step") {
-  TempDir dir;
+  TempDir dir("steady_test_pan");
   const Tensor img = synthetic_hdr();
   write_exr(dir / "image.exr", img);
   constexpr int kFrames = 12, kSize = 48;
@@ -239,7 +225,7 @@ TEST_CASE("--pan: the stored motion warps frame t-1 onto frame t with a small er
 }
 
 TEST_CASE("--pan: same seed same bytes, another seed another path; multi-part equals folders") {
-  TempDir dir;
+  TempDir dir("steady_test_pan");
   write_exr(dir / "image.exr", synthetic_hdr());
   const std::vector<std::string> common = {"--pan", dir / "image.exr", "--frames", "5", "--size",
                                            "40", "--test-seqs", "2", "--quiet"};
@@ -278,7 +264,7 @@ TEST_CASE("--pan: same seed same bytes, another seed another path; multi-part eq
 }
 
 TEST_CASE("--pan: usage errors are one clear line and exit code 1") {
-  TempDir dir;
+  TempDir dir("steady_test_pan");
   write_exr(dir / "image.exr", synthetic_hdr());
   write_exr(dir / "small.exr", Tensor::full({3, 20, 30}, 0.5));
   CHECK(gen({dir / "x", "--pan", dir / "small.exr", "--size", "24"}) == 1);   // window too big

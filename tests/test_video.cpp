@@ -18,27 +18,13 @@
 #include "data/image_io.h"
 #include "data/sequence.h"
 #include "data/video.h"
+#include "tests/temp_dir.h"
 
 using namespace steady;
 namespace fs = std::filesystem;
+using steady::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("steady_test_video_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 const char* kNoFfmpeg =
     "ffmpeg/ffprobe are not on PATH: the video tests need them; run scripts/deps.sh "
@@ -156,7 +142,7 @@ struct PathOverride {
 TEST_CASE("videos made by ffmpeg: lossless bit-exact and equal to the folder, pattern and EXR "
           "forms; lossy H.264 close") {
   REQUIRE_MESSAGE(ffmpeg_available(), kNoFfmpeg);
-  TempDir dir;
+  TempDir dir("steady_test_video");
   const std::vector<Tensor> frames = known_frames(6, 24, 32);
   write_png_frames(dir / "png", frames);
   write_exr_multipart(dir / "multi.exr", frames);
@@ -199,7 +185,7 @@ TEST_CASE("videos made by ffmpeg: lossless bit-exact and equal to the folder, pa
 
 TEST_CASE("write_video: lossless exact, lossy close, odd sizes padded, bad input refused") {
   REQUIRE_MESSAGE(ffmpeg_available(), kNoFfmpeg);
-  TempDir dir;
+  TempDir dir("steady_test_video");
   const std::vector<Tensor> frames = known_frames(5, 24, 32);
   VideoWriteOptions lossless;
   lossless.lossless = true;
@@ -249,7 +235,7 @@ TEST_CASE("write_video: lossless exact, lossy close, odd sizes padded, bad input
 
 TEST_CASE("max_frames and video_max_side; file names with spaces, quotes, colons and dashes") {
   REQUIRE_MESSAGE(ffmpeg_available(), kNoFfmpeg);
-  TempDir dir;
+  TempDir dir("steady_test_video");
   const std::vector<Tensor> frames = known_frames(7, 24, 32);
   VideoWriteOptions lossless;
   lossless.lossless = true;
@@ -297,7 +283,7 @@ TEST_CASE("max_frames and video_max_side; file names with spaces, quotes, colons
 
 TEST_CASE("bad videos give one clear steady::Error line: not a video, empty, truncated, missing") {
   REQUIRE_MESSAGE(ffmpeg_available(), kNoFfmpeg);
-  TempDir dir;
+  TempDir dir("steady_test_video");
   // Clean files (one ffmpeg run, three outputs); clean files read back in the tests above.
   REQUIRE(run_ffmpeg("-f lavfi -i testsrc=size=64x48:rate=25 -frames:v 20 -c:v ffv1 -pix_fmt bgr0 " +
                      quoted(dir / "good.avi") + " -frames:v 20 -c:v ffv1 -pix_fmt bgr0 " +
@@ -333,7 +319,7 @@ TEST_CASE("bad videos give one clear steady::Error line: not a video, empty, tru
 }
 
 TEST_CASE("without ffmpeg on PATH, reading and writing say how to install it") {
-  TempDir dir;
+  TempDir dir("steady_test_video");
   write_bytes(dir / "clip.mp4", "whatever");
   PathOverride no_path((dir.path / "empty-bin").string());
   CHECK_FALSE(ffmpeg_available());

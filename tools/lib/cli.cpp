@@ -38,14 +38,14 @@ bool Cli::parse(int argc, char** argv) {
       inline_value = true;
     }
     auto it = opts_.find(name);
-    STEADY_CHECK(it != opts_.end(), program_, ": unknown option --", name, " (see --help)");
+    STEADY_CHECK(it != opts_.end(), "unknown option --", name, " (see --help)");
     if (it->second.is_flag) {
-      STEADY_CHECK(!inline_value, program_, ": --", name, " takes no value");
+      STEADY_CHECK(!inline_value, "--", name, " takes no value");
       values_[name].push_back("1");
       continue;
     }
     if (!inline_value) {
-      STEADY_CHECK(i + 1 < argc, program_, ": --", name, " needs a value");
+      STEADY_CHECK(i + 1 < argc, "--", name, " needs a value");
       value = argv[++i];
     }
     values_[name].push_back(value);
@@ -76,7 +76,7 @@ int64_t Cli::get_int(const std::string& name) const {
     if (used == s.size()) return v;
   } catch (const std::exception&) {
   }
-  fail(program_, ": --", name, " must be an integer, got '", s, "'");
+  fail("--", name, " must be an integer, got '", s, "'");
 }
 
 double Cli::get_double(const std::string& name) const {
@@ -87,7 +87,7 @@ double Cli::get_double(const std::string& name) const {
     if (used == s.size()) return v;
   } catch (const std::exception&) {
   }
-  fail(program_, ": --", name, " must be a number, got '", s, "'");
+  fail("--", name, " must be a number, got '", s, "'");
 }
 
 std::string Cli::help() const {
