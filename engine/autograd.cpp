@@ -39,7 +39,10 @@ void accumulate_grad(Node& node, const Tensor& g) {
   STEADY_CHECK(g.shape() == node.value.shape(), "autograd: gradient ", g.str(), " for ",
                node.value.str(), " from op ", node.op);
   if (!node.grad.defined()) {
-    node.grad = g.clone();
+    // A gradient nobody else holds (the usual fresh output of a backward op) is adopted; one
+    // that is shared (an incoming gradient passed straight through, a view) is copied, because
+    // later accumulation writes into node.grad in place.
+    node.grad = g.sole_owner() ? g : g.clone();
   } else {
     backend_of(node.grad).accumulate(node.grad, g, 1.0);
   }

@@ -20,7 +20,14 @@ struct Conv2dArgs {
 };
 
 struct ConvGrads {
-  Tensor grad_x, grad_w, grad_b;  // grad_b undefined when the layer has no bias
+  Tensor grad_x, grad_w, grad_b;  // undefined when not needed (ConvGradsNeeded)
+};
+
+// Which gradients a convolution's backward computes besides grad_w. The input's is skipped
+// when nothing upstream needs it (a network's first layer), the bias's when there is none.
+struct ConvGradsNeeded {
+  bool x = true;
+  bool bias = true;
 };
 
 // Batch statistics saved by the training forward pass for the backward pass.
@@ -77,14 +84,15 @@ class Backend {
   // ---- convolution (engine/cpu/conv.cpp: im2col + BLAS; engine/cuda/conv.cpp: cuDNN)
   // x [N,Ci,H,W], w [Co,Ci,k,k], b [Co] or undefined.
   virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) = 0;
-  virtual ConvGrads conv2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+  virtual ConvGrads conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
                                     const Tensor& gy, Conv2dArgs a) = 0;
   // x [N,Ci,H,W], w [Ci,Co,k,k] (PyTorch layout), b [Co] or undefined;
   // Hout = (H-1)*stride - 2*pad + k + output_pad
   virtual Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
                                   Conv2dArgs a) = 0;
-  virtual ConvGrads conv_transpose2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
-                                              const Tensor& gy, Conv2dArgs a) = 0;
+  virtual ConvGrads conv_transpose2d_backward(const Tensor& x, const Tensor& w,
+                                              ConvGradsNeeded need, const Tensor& gy,
+                                              Conv2dArgs a) = 0;
 
   // ---- resampling and layout (kernels/resample.*)
   // window k, stride s, no padding; backward re-finds the argmax (first maximum wins)

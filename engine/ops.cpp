@@ -16,8 +16,9 @@ Var conv2d(const Var& x, const Var& w, const Var& b, int stride, int pad) {
   std::vector<Var> inputs{x, w};
   if (has_bias) inputs.push_back(b);
   return Var::make(y, "conv2d", inputs, [a, has_bias](Node& self) {
+    const ConvGradsNeeded need{in(self, 0).requires_grad, has_bias};
     ConvGrads g = backend_of(self.grad).conv2d_backward(in(self, 0).value, in(self, 1).value,
-                                                        has_bias, self.grad, a);
+                                                        need, self.grad, a);
     accumulate_grad(in(self, 0), g.grad_x);
     accumulate_grad(in(self, 1), g.grad_w);
     if (has_bias) accumulate_grad(in(self, 2), g.grad_b);
@@ -33,8 +34,9 @@ Var conv_transpose2d(const Var& x, const Var& w, const Var& b, int stride, int p
   std::vector<Var> inputs{x, w};
   if (has_bias) inputs.push_back(b);
   return Var::make(y, "conv_transpose2d", inputs, [a, has_bias](Node& self) {
+    const ConvGradsNeeded need{in(self, 0).requires_grad, has_bias};
     ConvGrads g = backend_of(self.grad).conv_transpose2d_backward(
-        in(self, 0).value, in(self, 1).value, has_bias, self.grad, a);
+        in(self, 0).value, in(self, 1).value, need, self.grad, a);
     accumulate_grad(in(self, 0), g.grad_x);
     accumulate_grad(in(self, 1), g.grad_w);
     if (has_bias) accumulate_grad(in(self, 2), g.grad_b);

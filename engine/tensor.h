@@ -72,6 +72,7 @@ class Tensor {
   Tensor to(Device device) const;                          // copy unless already there
   Tensor to(DType dtype) const;                            // convert (CPU only for F64)
   Tensor clone() const;
+  bool sole_owner() const { return storage_.use_count() == 1; }  // no other tensor shares storage
   void copy_from(const Tensor& src);                       // same shape and dtype, any devices
   std::vector<double> to_host() const;                     // any device, any dtype
   double item() const;                                     // the single element

@@ -20,6 +20,18 @@ TEST_CASE("autograd: a variable used twice accumulates both paths") {
   CHECK(x.grad().item() == doctest::Approx(10.0).epsilon(1e-15));
 }
 
+TEST_CASE("autograd: a gradient passed to two inputs is not shared between them") {
+  // add's backward hands the same tensor to both inputs; each must get its own copy, or a later
+  // accumulation into p's gradient would also change q's.
+  Var p = scalar_var(1.0), q = scalar_var(5.0);
+  backward(add(p, q));
+  CHECK(p.grad().item() == 1.0);
+  CHECK(q.grad().item() == 1.0);
+  backward(scale(p, 3.0));
+  CHECK(p.grad().item() == 4.0);
+  CHECK(q.grad().item() == 1.0);
+}
+
 TEST_CASE("autograd: a shared sub-graph runs its backward once") {
   Var x = scalar_var(2.0);
   Var a = exp(x);                  // shared

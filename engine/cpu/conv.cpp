@@ -404,13 +404,13 @@ Tensor conv2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w, cons
 
 template <class T>
 ConvGrads conv2d_backward_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                               bool has_bias, const Tensor& gy) {
+                               ConvGradsNeeded need, const Tensor& gy) {
   ConvGrads r;
-  r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  if (need.x) r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
   r.grad_w = Tensor::empty(w.shape(), Device::CPU, x.dtype());
   weight_and_data_grad<T>(g, w.data<T>(), x.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
-                          r.grad_x.data<T>(), nullptr);
-  if (has_bias) r.grad_b = bias_grad<T>(gy, x.dtype());
+                          need.x ? r.grad_x.data<T>() : nullptr, nullptr);
+  if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
   return r;
 }
 
@@ -425,13 +425,13 @@ Tensor conv_transpose2d_impl(const ConvGeometry& g, const Tensor& x, const Tenso
 
 template <class T>
 ConvGrads conv_transpose2d_backward_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                                         bool has_bias, const Tensor& gy) {
+                                         ConvGradsNeeded need, const Tensor& gy) {
   ConvGrads r;
-  r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+  if (need.x) r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
   r.grad_w = Tensor::empty(w.shape(), Device::CPU, x.dtype());
   weight_and_data_grad<T>(g, w.data<T>(), gy.data<T>(), x.data<T>(), r.grad_w.data<T>(), nullptr,
-                          r.grad_x.data<T>());
-  if (has_bias) r.grad_b = bias_grad<T>(gy, x.dtype());
+                          need.x ? r.grad_x.data<T>() : nullptr);
+  if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
   return r;
 }
 
@@ -442,13 +442,13 @@ Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Con
   return x.dtype() == DType::F64 ? conv2d_impl<double>(g, x, w, b) : conv2d_impl<float>(g, x, w, b);
 }
 
-ConvGrads CpuBackend::conv2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+ConvGrads CpuBackend::conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
                                       const Tensor& gy, Conv2dArgs a) {
   const char* op = "conv2d_backward";
   const ConvGeometry g = conv_geometry(op, false, x, w, Tensor(), a);
   check_grad_output(op, gy, x, g.columns_shape());
-  return x.dtype() == DType::F64 ? conv2d_backward_impl<double>(g, x, w, has_bias, gy)
-                                 : conv2d_backward_impl<float>(g, x, w, has_bias, gy);
+  return x.dtype() == DType::F64 ? conv2d_backward_impl<double>(g, x, w, need, gy)
+                                 : conv2d_backward_impl<float>(g, x, w, need, gy);
 }
 
 Tensor CpuBackend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
@@ -458,13 +458,13 @@ Tensor CpuBackend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tens
                                  : conv_transpose2d_impl<float>(g, x, w, b);
 }
 
-ConvGrads CpuBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+ConvGrads CpuBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
                                                 const Tensor& gy, Conv2dArgs a) {
   const char* op = "conv_transpose2d_backward";
   const ConvGeometry g = conv_geometry(op, true, x, w, Tensor(), a);
   check_grad_output(op, gy, x, g.image_shape());
-  return x.dtype() == DType::F64 ? conv_transpose2d_backward_impl<double>(g, x, w, has_bias, gy)
-                                 : conv_transpose2d_backward_impl<float>(g, x, w, has_bias, gy);
+  return x.dtype() == DType::F64 ? conv_transpose2d_backward_impl<double>(g, x, w, need, gy)
+                                 : conv_transpose2d_backward_impl<float>(g, x, w, need, gy);
 }
 
 }  // namespace steady

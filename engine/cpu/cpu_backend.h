@@ -22,9 +22,9 @@ class CpuBackend final : public Backend {
   Tensor sum(const Tensor& x) override;
   Tensor broadcast_scalar(const Tensor& s, const Shape& shape, double scale) override;
   Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) override;
-  ConvGrads conv2d_backward(const Tensor& x, const Tensor& w, bool has_bias, const Tensor& gy, Conv2dArgs a) override;
+  ConvGrads conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need, const Tensor& gy, Conv2dArgs a) override;
   Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) override;
-  ConvGrads conv_transpose2d_backward(const Tensor& x, const Tensor& w, bool has_bias, const Tensor& gy, Conv2dArgs a) override;
+  ConvGrads conv_transpose2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need, const Tensor& gy, Conv2dArgs a) override;
   Tensor max_pool2d(const Tensor& x, int k, int s) override;
   Tensor max_pool2d_backward(const Tensor& x, const Tensor& gy, int k, int s) override;
   Tensor upsample_nearest2d(const Tensor& x, int factor) override;

@@ -310,18 +310,20 @@ Tensor CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Co
   return y;
 }
 
-ConvGrads CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+ConvGrads CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
                                        const Tensor& gy, Conv2dArgs a) {
   const char* op = "conv2d_backward";
   const ConvGeometry g = conv_geometry(op, false, x, w, Tensor(), a);
   check_grad_output(op, gy, g.columns_shape());
   std::lock_guard<std::mutex> lock(conv_mutex());
   ConvGrads r;
-  r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
-  run_backward_data(op, g, w.data<float>(), gy.data<float>(), r.grad_x.data<float>());
+  if (need.x) {
+    r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
+    run_backward_data(op, g, w.data<float>(), gy.data<float>(), r.grad_x.data<float>());
+  }
   r.grad_w = Tensor::empty(w.shape(), Device::CUDA);
   run_backward_filter(op, g, x.data<float>(), gy.data<float>(), r.grad_w.data<float>());
-  if (has_bias) r.grad_b = bias_grad(gy);
+  if (need.bias) r.grad_b = bias_grad(gy);
   return r;
 }
 
@@ -338,7 +340,7 @@ Tensor CudaBackend::conv_transpose2d(const Tensor& x, const Tensor& w, const Ten
   return y;
 }
 
-ConvGrads CudaBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w, bool has_bias,
+ConvGrads CudaBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
                                                  const Tensor& gy, Conv2dArgs a) {
   const char* op = "conv_transpose2d_backward";
   const ConvGeometry g = conv_geometry(op, true, x, w, Tensor(), a);
@@ -346,11 +348,13 @@ ConvGrads CudaBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& 
   std::lock_guard<std::mutex> lock(conv_mutex());
   ConvGrads r;
   // x is the columns side: its gradient is the plain convolution of gy.
-  r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
-  run_forward(op, g, gy.data<float>(), w.data<float>(), r.grad_x.data<float>());
+  if (need.x) {
+    r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
+    run_forward(op, g, gy.data<float>(), w.data<float>(), r.grad_x.data<float>());
+  }
   r.grad_w = Tensor::empty(w.shape(), Device::CUDA);
   run_backward_filter(op, g, gy.data<float>(), x.data<float>(), r.grad_w.data<float>());
-  if (has_bias) r.grad_b = bias_grad(gy);
+  if (need.bias) r.grad_b = bias_grad(gy);
   return r;
 }
 

@@ -58,8 +58,8 @@ TEST_CASE("gpu conv: conv2d forward and backward") {
       check_close(gpu().conv2d(xg, wg, bias ? to_gpu(b) : Tensor(), a), want, kConv, what);
       const Tensor gy = random_cpu(want.shape());
       poison_cache(x.shape());
-      check_grads(gpu().conv2d_backward(xg, wg, bias, to_gpu(gy), a),
-                  cpu().conv2d_backward(x, w, bias, gy, a), bias, what);
+      check_grads(gpu().conv2d_backward(xg, wg, {true, bias}, to_gpu(gy), a),
+                  cpu().conv2d_backward(x, w, {true, bias}, gy, a), bias, what);
     }
   }
 }
@@ -83,8 +83,8 @@ TEST_CASE("gpu conv: conv_transpose2d forward and backward") {
                   what);
       const Tensor gy = random_cpu(want.shape());
       poison_cache(x.shape());
-      check_grads(gpu().conv_transpose2d_backward(xg, wg, bias, to_gpu(gy), a),
-                  cpu().conv_transpose2d_backward(x, w, bias, gy, a), bias, what);
+      check_grads(gpu().conv_transpose2d_backward(xg, wg, {true, bias}, to_gpu(gy), a),
+                  cpu().conv_transpose2d_backward(x, w, {true, bias}, gy, a), bias, what);
     }
   }
 }
@@ -96,12 +96,19 @@ TEST_CASE("gpu conv: deterministic mode gives bitwise-repeatable gradients") {
   const Tensor x = to_gpu(random_cpu({8, 16, 32, 32})), w = to_gpu(random_cpu({32, 16, 3, 3}));
   const Tensor gy = to_gpu(random_cpu({8, 32, 32, 32}));
   const Conv2dArgs a{1, 1, 0};
-  const ConvGrads first = gpu().conv2d_backward(x, w, true, gy, a);
-  const ConvGrads second = gpu().conv2d_backward(x, w, true, gy, a);
+  const ConvGrads first = gpu().conv2d_backward(x, w, {}, gy, a);
+  const ConvGrads second = gpu().conv2d_backward(x, w, {}, gy, a);
   cuda::set_deterministic(before);
   CHECK(same_bits(first.grad_x, second.grad_x));
   CHECK(same_bits(first.grad_w, second.grad_w));
   CHECK(same_bits(first.grad_b, second.grad_b));
+  // Without grad_x (a first layer) the other gradients are the same bits.
+  cuda::set_deterministic(true);
+  const ConvGrads no_x = gpu().conv2d_backward(x, w, {false, true}, gy, a);
+  cuda::set_deterministic(before);
+  CHECK_FALSE(no_x.grad_x.defined());
+  CHECK(same_bits(no_x.grad_w, first.grad_w));
+  CHECK(same_bits(no_x.grad_b, first.grad_b));
 }
 
 TEST_CASE("gpu conv: bad arguments are clear errors") {

@@ -267,8 +267,8 @@ void run_backward(bool transposed, DType dtype, uint64_t seed) {
     const std::vector<double> xv = x.to_host(), wv = w.to_host(), gyv = gy.to_host();
     Conv2dArgs args{c.stride, c.pad, c.output_pad};
 
-    ConvGrads g = transposed ? cpu.conv_transpose2d_backward(x, w, c.bias, gy, args)
-                             : cpu.conv2d_backward(x, w, c.bias, gy, args);
+    ConvGrads g = transposed ? cpu.conv_transpose2d_backward(x, w, {true, c.bias}, gy, args)
+                             : cpu.conv2d_backward(x, w, {true, c.bias}, gy, args);
     const NaiveGrads want = transposed ? naive_conv_transpose2d_backward(c, xv, wv, gyv)
                                        : naive_conv2d_backward(c, xv, wv, gyv);
     REQUIRE(g.grad_x.shape() == x_shape);
@@ -281,6 +281,13 @@ void run_backward(bool transposed, DType dtype, uint64_t seed) {
       REQUIRE(g.grad_b.shape() == Shape{c.co});
       CHECK(normalized_error(g.grad_b.to_host(), want.gb) <= tolerance(dtype));
     }
+
+    // Without grad_x (a first layer) the other gradients are the same bits.
+    const ConvGrads no_x = transposed ? cpu.conv_transpose2d_backward(x, w, {false, c.bias}, gy, args)
+                                      : cpu.conv2d_backward(x, w, {false, c.bias}, gy, args);
+    CHECK_FALSE(no_x.grad_x.defined());
+    CHECK(no_x.grad_w.to_host() == g.grad_w.to_host());
+    if (c.bias) CHECK(no_x.grad_b.to_host() == g.grad_b.to_host());
 
     // The reference backward is the adjoint of the reference forward (without bias).
     const std::vector<double> y = transposed ? naive_conv_transpose2d(c, xv, wv, {})
@@ -364,13 +371,13 @@ TEST_CASE("conv: argument checks name the op and the shapes") {
                                             Conv2dArgs{1, 1, 0}),
                        doctest::Contains("conv_transpose2d: output size"), Error);
   // gy must have the output shape
-  CHECK_THROWS_WITH_AS(cpu.conv2d_backward(x, w, true, t({2, 4, 7, 8}), plain),
+  CHECK_THROWS_WITH_AS(cpu.conv2d_backward(x, w, {}, t({2, 4, 7, 8}), plain),
                        doctest::Contains("conv2d_backward: gy f32[2, 4, 7, 8] on cpu must have "
                                          "the output shape [2, 4, 8, 8]"),
                        Error);
-  CHECK_THROWS_WITH_AS(cpu.conv_transpose2d_backward(x, wt, true, t({2, 4, 9, 8}), plain),
+  CHECK_THROWS_WITH_AS(cpu.conv_transpose2d_backward(x, wt, {}, t({2, 4, 9, 8}), plain),
                        doctest::Contains("conv_transpose2d_backward: gy"), Error);
-  CHECK_THROWS_WITH_AS(cpu.conv2d_backward(x, w, true, t({2, 4, 8, 8}, DType::F64), plain),
+  CHECK_THROWS_WITH_AS(cpu.conv2d_backward(x, w, {}, t({2, 4, 8, 8}, DType::F64), plain),
                        doctest::Contains("conv2d_backward: gy"), Error);
   // undefined inputs
   CHECK_THROWS_WITH_AS(cpu.conv2d(Tensor(), w, b, plain),
