@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-call check of the CUDA path on a machine with a GPU: configure with -DSTEADY_CUDA=ON, build,
-# run the whole ctest suite, time the ops (bench_ops, and PyTorch's peer when torch is there),
-# and write the logs and JSON results to OUTDIR.
+# run the whole ctest suite, time the ops and the conv-stack step (bench_ops, and PyTorch's peer
+# in its eager, channels_last, torch.compile and CUDA-graph modes when torch is there) and the
+# models' training steps (bench_step), and write the logs and JSON results to OUTDIR.
 #
 #   scripts/gpu-check.sh [OUTDIR]        (default: BUILD_DIR/gpu-check)
 #
@@ -12,8 +13,9 @@
 # CUDNN_SOURCE=system|pip to force a source.
 #
 # Environment: BUILD_DIR (default build-gpu-check), JOBS (default nproc).
-# Writes a small fixed set of files, easy to copy off a remote machine: summary.txt, env.txt, build.log,
-# ctest.log, bench_ops.json, bench_ops.log, torch_ops.json, bench_compare.md.
+# Writes a small fixed set of files, easy to copy off a remote machine: summary.txt (with the
+# environment), build.log, ctest.log, bench_ops.json, bench_step.json, torch_ops.json,
+# bench_compare.md and bench.log (the benchmarks' messages).
 # Exit status: 0 when the build and every test passed and the GPU tests really ran.
 set -uo pipefail
 
@@ -110,7 +112,7 @@ say "cuDNN from $CUDNN_ROOT (libraries in $CUDNN_LIBDIR)"
   else
     echo "nvidia-smi: not found"
   fi
-} >"$OUTDIR/env.txt" 2>&1
+} >>"$SUMMARY" 2>&1
 GPU_PRESENT=0
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && GPU_PRESENT=1
 
@@ -137,27 +139,35 @@ fi
 [ "$STATUS" = 0 ] || say "tests: FAILED, see ctest.log"
 
 # ---------------------------------------------------------------- benchmarks
-if [ -x "$BUILD_DIR/bench_ops" ]; then
-  if "$BUILD_DIR/bench_ops" --device cuda --json >"$OUTDIR/bench_ops.json" 2>"$OUTDIR/bench_ops.log"; then
+BENCH_LOG="$OUTDIR/bench.log"
+: >"$BENCH_LOG"
+if [ -x "$BUILD_DIR/bench_ops" ] && [ -x "$BUILD_DIR/bench_step" ]; then
+  if "$BUILD_DIR/bench_ops" --device cuda --repeat 20 --json >"$OUTDIR/bench_ops.json" 2>>"$BENCH_LOG"; then
     say "bench_ops: ok (bench_ops.json)"
   else
-    say "bench_ops: FAILED, see bench_ops.log"
+    say "bench_ops: FAILED, see bench.log"
     STATUS=1
   fi
-  if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1 &&
-     [ -f bench/torch_ops.py ]; then
-    if python3 bench/torch_ops.py --device cuda >"$OUTDIR/torch_ops.json" 2>>"$OUTDIR/bench_ops.log" &&
+  if "$BUILD_DIR/bench_step" --device cuda --steps 20 --json >"$OUTDIR/bench_step.json" 2>>"$BENCH_LOG"; then
+    say "bench_step: ok (bench_step.json)"
+  else
+    say "bench_step: FAILED, see bench.log"
+    STATUS=1
+  fi
+  if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+    if python3 bench/torch_ops.py --device cuda --repeat 20 --modes eager,channels_last,compile,graph \
+         >"$OUTDIR/torch_ops.json" 2>>"$BENCH_LOG" &&
        python3 bench/compare.py "$OUTDIR/bench_ops.json" "$OUTDIR/torch_ops.json" \
-         >"$OUTDIR/bench_compare.md" 2>>"$OUTDIR/bench_ops.log"; then
+         >"$OUTDIR/bench_compare.md" 2>>"$BENCH_LOG"; then
       say "PyTorch peer: ok (torch_ops.json, bench_compare.md)"
     else
-      say "PyTorch peer: failed, see bench_ops.log"
+      say "PyTorch peer: failed, see bench.log"
     fi
   else
     say "PyTorch peer: skipped (no torch with CUDA in python3)"
   fi
 else
-  say "bench_ops: not built, skipped"
+  say "bench_ops/bench_step: not built, skipped"
 fi
 
 if [ "$STATUS" = 0 ]; then say "PASS"; else say "FAIL"; fi

@@ -1,7 +1,11 @@
-// bench_ops: times each engine op at the sizes the models use, on one device.
+// bench_ops: times each engine op at the sizes the models use, and a small conv-stack training
+// step, on one device.
 //   ./bench_ops [--device auto|cpu|cuda] [--repeat N] [--json] [--only SUBSTRING]
 // Each result is the median over --repeat runs after one warm-up, with the bytes the op must
-// move at least (inputs read + outputs written) and the bandwidth that implies.
+// move at least (inputs read + outputs written) and the bandwidth that implies. A plain copy of
+// the same bytes is timed beside the memory-bound ops as the bandwidth they should approach.
+// On the GPU the conv-stack step is timed twice: launched op by op, and replayed as one CUDA
+// graph (engine/cuda/graph.h).
 // bench/torch_ops.py times the same work in PyTorch; bench/compare.py prints the ratios.
 #include <algorithm>
 #include <chrono>
@@ -11,8 +15,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/ops.h"
+#include "engine/params.h"
 #include "losses/transform.h"
 #include "tools/lib/cli.h"
+#ifdef STEADY_HAVE_CUDA
+#include "engine/cuda/graph.h"
+#endif
 
 using namespace steady;
 
@@ -36,6 +44,40 @@ double bytes_of(std::initializer_list<Shape> shapes) {
   return b;
 }
 
+// The small conv-stack network of the training-step benchmark: four 3x3 convolutions
+// 3 -> 32 -> 32 -> 32 -> 3 with ReLU between them, MSE against a target, Adam over the flat
+// parameter buffer. bench/torch_ops.py builds the same network.
+struct ConvStack {
+  static constexpr int kWidth = 32;
+  ParamStore store;
+  Adam adam{AdamArgs{1e-4f}};
+  std::vector<int> weights, biases;
+
+  ConvStack(Device device, Rng& rng) {
+    const int channels[] = {3, kWidth, kWidth, kWidth, 3};
+    for (int i = 0; i < 4; ++i) {
+      const int cin = channels[i], cout = channels[i + 1];
+      weights.push_back(store.add_param("conv" + std::to_string(i) + ".w", {cout, cin, 3, 3},
+                                        Init::HeNormal, cin * 9));
+      biases.push_back(store.add_param("conv" + std::to_string(i) + ".b", {cout}, Init::Zeros));
+    }
+    store.finalize(device, rng);
+    adam.attach(store);
+  }
+
+  // Forward, backward and Adam; reads nothing back to the host, so it can be graph-captured.
+  void step(const Tensor& x, const Tensor& target) {
+    store.zero_grad();
+    Var h(x);
+    for (size_t i = 0; i < weights.size(); ++i) {
+      h = conv2d(h, store.param(weights[i]), store.param(biases[i]), 1, 1);
+      if (i + 1 < weights.size()) h = relu(h);
+    }
+    backward(mse(h, Var(target)));
+    adam.step(store);
+  }
+};
+
 int bench_main(int argc, char** argv) {
   Cli cli("bench_ops", "[options]");
   cli.option("device", "auto", "auto, cpu or cuda");
@@ -49,8 +91,11 @@ int bench_main(int argc, char** argv) {
   Rng rng(1234);
   std::vector<Result> results;
 
+  auto selected = [&](const std::string& name) {
+    return cli.get("only").empty() || name.find(cli.get("only")) != std::string::npos;
+  };
   auto time = [&](const std::string& name, double bytes, const std::function<void()>& fn) {
-    if (!cli.get("only").empty() && name.find(cli.get("only")) == std::string::npos) return;
+    if (!selected(name)) return;
     fn();
     be.synchronize();
     std::vector<double> ms;
@@ -79,6 +124,24 @@ int bench_main(int argc, char** argv) {
       backward(sum(conv2d(x, w, b, 1, 1)));
     });
   }
+  // A small conv-stack training step (forward, backward, Adam).
+  {
+    Shape xs{8, 3, 128, 128};
+    Tensor x = random_tensor(xs, dev, rng, 0, 1), target = random_tensor(xs, dev, rng, 0, 1);
+    ConvStack net(dev, rng);
+    const std::string name = "conv_stack_step 8x3x128x128 4x conv3x3 32ch adam";
+    time(name, 0, [&] { net.step(x, target); });
+#ifdef STEADY_HAVE_CUDA
+    if (dev == Device::CUDA) {
+      cuda::StepGraph graph;
+      auto graph_step = [&] { graph.run([&] { net.step(x, target); }); };
+      if (graph.enabled() && selected(name + " graph")) {
+        graph_step();  // runs directly; time()'s warm-up call then captures, the timed calls replay
+        time(name + " graph", 0, graph_step);
+      }
+    }
+#endif
+  }
   // HDR decoder up-sampling stage: 8x64x32x32 -> 8x32x64x64.
   {
     Shape xs{8, 64, 32, 32}, ws{64, 32, 4, 4}, ys{8, 32, 64, 64};
@@ -89,6 +152,10 @@ int bench_main(int argc, char** argv) {
   }
   Shape big{8, 32, 128, 128}, half{8, 32, 64, 64};
   Tensor a = random_tensor(big, dev, rng), c = random_tensor(big, dev, rng);
+  {
+    Tensor copy_dst = Tensor::empty(big, dev);
+    time("copy 8x32x128x128", bytes_of({big, big}), [&] { copy_dst.copy_from(a); });
+  }
   time("max_pool2d k2s2 8x32x128x128", bytes_of({big, half}), [&] { be.max_pool2d(a, 2, 2); });
   Tensor ah = random_tensor(half, dev, rng);
   time("upsample_nearest2d x2 8x32x64x64", bytes_of({half, big}), [&] { be.upsample_nearest2d(ah, 2); });
@@ -120,6 +187,8 @@ int bench_main(int argc, char** argv) {
   {
     Shape is{16, 3, 128, 128};
     Tensor img = random_tensor(is, dev, rng);
+    Tensor copy_dst = Tensor::empty(is, dev);
+    time("copy 16x3x128x128", bytes_of({is, is}), [&] { copy_dst.copy_from(img); });
     Tensor matrix = random_transform_matrices(16, 128, 128, 1.0, rng, dev);
     time("warp_affine_fwd 16x3x128x128", bytes_of({is, is}), [&] { be.warp_affine_forward(img, matrix); });
     time("warp_affine_bwd 16x3x128x128", bytes_of({is, is}), [&] { be.warp_affine_backward(img, matrix); });
@@ -150,8 +219,13 @@ int bench_main(int argc, char** argv) {
     std::printf("%s\n", out.dump(1).c_str());
   } else {
     std::printf("%-46s %10s %10s\n", "op", "ms", "GB/s");
-    for (const Result& r : results)
-      std::printf("%-46s %10.3f %10.2f\n", r.name.c_str(), r.ms, r.bytes / (r.ms * 1e-3) / 1e9);
+    for (const Result& r : results) {
+      if (r.bytes > 0) {
+        std::printf("%-46s %10.3f %10.2f\n", r.name.c_str(), r.ms, r.bytes / (r.ms * 1e-3) / 1e9);
+      } else {
+        std::printf("%-46s %10.3f %10s\n", r.name.c_str(), r.ms, "-");
+      }
+    }
   }
   return 0;
 }
