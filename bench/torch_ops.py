@@ -8,7 +8,7 @@ pairs with bench_ops' by name.
 Modes, each a separate run in the output:
   eager          every op and the step, NCHW tensors
   channels_last  the same in channels_last (NHWC) memory format, cuDNN's preferred layout
-  compile        the step with the network and loss under torch.compile (needs torch >= 2)
+  compile        the step with the network and its loss under torch.compile (needs torch >= 2)
   graph          the step captured whole into a CUDA graph (torch.cuda.graph, capturable Adam),
                  paired with bench_ops' "... graph" row; CUDA only
 A mode that cannot run here is listed with the reason instead of results.
@@ -190,11 +190,15 @@ def time_step(bench, dev, fmt, mode):
         bench(STEP_NAME + " graph", 0, graph.replay)
         return
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    forward = torch.compile(net) if mode == "compile" else net
+
+    def loss_of(inp, tgt):
+        return F.mse_loss(net(inp), tgt)
+
+    loss_fn = torch.compile(loss_of) if mode == "compile" else loss_of
 
     def step():
         opt.zero_grad()
-        F.mse_loss(forward(x), target).backward()
+        loss_fn(x, target).backward()
         opt.step()
 
     if mode == "compile":
@@ -241,7 +245,8 @@ def main():
                 time_ops(bench, dev, fmt)
             time_step(bench, dev, fmt, mode)
         except Exception as e:  # a mode that fails (say, no compiler for torch.compile) is reported
-            runs.append({"mode": mode, "skipped": f"{type(e).__name__}: {str(e).splitlines()[0][:200]}",
+            first_line = (str(e).splitlines() or [""])[0][:200]
+            runs.append({"mode": mode, "skipped": f"{type(e).__name__}: {first_line}",
                          "results": bench.results})
             continue
         runs.append({"mode": mode, "results": bench.results})
