@@ -21,7 +21,7 @@ fi
 # Fortran runtime. zlib's headers come too; its library is on every system.
 pkgs=(doctest-dev libstb-dev nlohmann-json3-dev
       libopenexr-dev libimath-dev zlib1g-dev
-      libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libgfortran5)
+      libopenblas-openmp-dev libopenblas0-openmp libgfortran5)
 # apt-get download names runtime libraries by their package names, which carry the soname's
 # version (libopenexr-3-1-30); ask apt which ones the -dev packages depend on.
 for dev in libopenexr-dev libimath-dev; do

@@ -10,12 +10,12 @@
 // already is the [C_col, C_im, k, k] matrix above. So conv_transpose2d forward is conv2d's
 // backward-data and conv_transpose2d's grad_x is conv2d's forward.
 //
-// Threading (2-core machine, OpenBLAS built with pthreads): the batch is split over OpenMP
-// threads, each with its own im2col buffer, and OpenBLAS runs single-threaded inside, so the two
-// thread pools never compete. With one sample, one thread or a tiny layer the loop is
-// sequential and OpenBLAS keeps its own threads. Measured on x [8,64,128,128], w [64,64,3,3],
-// pad 1, F32, forward + backward, best of 6 on the shared 2-core machine: batch-parallel
-// 274-297 ms, sequential samples with 2-thread OpenBLAS 393-586 ms.
+// Threading: the batch is split over OpenMP threads, each with its own im2col buffer, and
+// OpenBLAS runs single-threaded inside. With one sample, one thread or a tiny layer the loop is
+// sequential and OpenBLAS uses its threads (OpenBLAS's OpenMP build, the one CMake prefers,
+// shares ours). Measured on x [8,64,128,128], w [64,64,3,3], pad 1, F32, forward + backward,
+// best of 6 on the shared 2-core machine: batch-parallel 274-297 ms, sequential samples with
+// 2-thread OpenBLAS 393-586 ms.
 //
 // Tested by tests/test_ops/conv_reference.cpp against direct loops in double.
 #include <cblas.h>
