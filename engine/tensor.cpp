@@ -32,7 +32,14 @@ Storage::~Storage() {
 }
 
 Tensor Tensor::empty(const Shape& shape, Device device, DType dtype) {
-  for (int64_t d : shape) STEADY_CHECK(d >= 0, "tensor: negative dimension in ", shape_str(shape));
+  // Checked before multiplying: a product that wraps around would allocate a tiny buffer.
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    STEADY_CHECK(d >= 0, "tensor: negative dimension in ", shape_str(shape));
+    STEADY_CHECK(d == 0 || numel <= (int64_t{1} << 56) / d, "tensor: ", shape_str(shape),
+                 " is too large to allocate");
+    numel *= d;
+  }
   STEADY_CHECK(!(device == Device::CUDA && dtype == DType::F64),
                "tensor: f64 exists on the CPU only");
   Tensor t;

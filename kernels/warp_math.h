@@ -1,7 +1,9 @@
 // Per-pixel math of the bilinear affine warp, shared by the CPU twin (kernels/warp.cpp) and the
 // CUDA kernels (kernels/warp.cu, kernels/reg_loss.cu), so both compute sample points, tap
 // weights and validity with the same expressions. Coordinates and weights are in double on
-// both sides whatever the image's dtype, so float32 results agree to the last rounding.
+// both sides whatever the image's dtype, and both round every product and sum on its own (the
+// CUDA files are built with -fmad=false, see CMakeLists.txt; the host code is built without
+// FMA contraction), so float32 results agree to the last rounding.
 //
 // Convention: output pixel (x = column, y = row) samples the input at
 // (m0 x + m1 y + m2, m3 x + m4 y + m5); bilinear over the four taps around it, a tap outside

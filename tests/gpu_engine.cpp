@@ -224,6 +224,9 @@ TEST_CASE("gpu engine: a step that reads back to the host cannot be captured, cl
   CHECK_THROWS_WITH_AS(graph.run(step_with_readback),
                        doctest::Contains("CUDA graph capture of the training step failed"), Error);
   CHECK_FALSE(graph.captured());
+  CHECK_FALSE(graph.enabled());  // later steps run uncaptured
+  graph.run(step_with_readback);
+  CHECK_FALSE(graph.captured());
   // The stream and the allocator are usable again.
   net.step(x, target, loss);
   CHECK(std::isfinite(loss.item()));

@@ -1,5 +1,5 @@
 // The tape itself: accumulation, shared sub-graphs, no-grad mode, parameter gradients in the
-// flat buffer, clear errors.
+// flat buffer, clear errors; and tensor allocation refusing impossible shapes.
 #include <doctest/doctest.h>
 
 #include "engine/ops.h"
@@ -86,4 +86,12 @@ TEST_CASE("autograd: errors name the op and the shapes") {
     CHECK(msg.find("[3, 2]") != std::string::npos);
   }
   CHECK_THROWS_AS(backward(a), Error);  // not a one-element loss
+}
+
+TEST_CASE("tensor: impossible shapes are clear errors, not tiny buffers") {
+  CHECK_THROWS_WITH_AS(Tensor::empty({2, -3}), doctest::Contains("negative dimension"), Error);
+  // 2^62 floats: numel * 4 would wrap around to 0 bytes.
+  CHECK_THROWS_WITH_AS(Tensor::empty({int64_t{1} << 31, int64_t{1} << 31}),
+                       doctest::Contains("too large"), Error);
+  CHECK(Tensor::empty({0, int64_t{1} << 40}).numel() == 0);
 }

@@ -56,13 +56,16 @@ class CachingAllocator {
       p = take(shared_free_, size);
       if (!p) p = driver_alloc(size, bytes);
     }
+    if (guarded) {
+      const cudaError_t err = cudaMemsetAsync(static_cast<char*>(p) + bytes, kGuardByte,
+                                              kGuardBytes, stream());
+      if (err != cudaSuccess) shared_free_[size].push_back(p);  // not handed out: keep it cached
+      CUDA_CHECK(err);
+    }
     live_[p] = Block{size, bytes, guarded, capture_pool_};
     stats_.allocations += 1;
     stats_.bytes_in_use += size;
     if (stats_.bytes_in_use > stats_.peak_bytes) stats_.peak_bytes = stats_.bytes_in_use;
-    if (guarded) {
-      CUDA_CHECK(cudaMemsetAsync(static_cast<char*>(p) + bytes, kGuardByte, kGuardBytes, stream()));
-    }
     return p;
   }
 
@@ -225,6 +228,8 @@ CachingAllocator& allocator() {
 }  // namespace
 
 size_t bucket_size(size_t bytes) {
+  // Far beyond any device; also keeps the power-of-two search below from overflowing.
+  STEADY_CHECK(bytes <= (size_t{1} << 56), "CUDA allocation of ", bytes, " bytes is too large");
   if (bytes <= kSmallStep) return kSmallStep;
   if (bytes <= kSmallLimit) return (bytes + kSmallStep - 1) / kSmallStep * kSmallStep;
   size_t pow2 = kSmallLimit;

@@ -124,10 +124,11 @@ std::unique_ptr<ConvPlan> make_plan(const ConvGeometry& g, bool deterministic) {
 }
 
 template <class Perf>
-bool acceptable(const Perf& perf, size_t limit, bool deterministic) {
+bool acceptable(const Perf& perf, bool deterministic) {
   if (perf.status != CUDNN_STATUS_SUCCESS) return false;
-  if (perf.memory > limit) return false;
   if (deterministic && perf.determinism != CUDNN_DETERMINISTIC) return false;
+  // Never down-conversion of float32 data to half precision.
+  if (perf.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return false;
   if (!cuda::tf32_enabled() && perf.mathType != CUDNN_FMA_MATH &&
       perf.mathType != CUDNN_DEFAULT_MATH) {
     return false;  // a tensor-op math type: TF32 for float32 data
@@ -135,22 +136,54 @@ bool acceptable(const Perf& perf, size_t limit, bool deterministic) {
   return true;
 }
 
+// The workspace `algo` needs with the math type currently set on p.conv.
+cudnnStatus_t workspace_size(const ConvPlan& p, Direction dir, int algo, size_t* bytes) {
+  cudnnHandle_t h = cuda::cudnn_handle();
+  switch (dir) {
+    case kForward:
+      return cudnnGetConvolutionForwardWorkspaceSize(
+          h, p.image, p.filter, p.conv, p.columns, static_cast<cudnnConvolutionFwdAlgo_t>(algo),
+          bytes);
+    case kBackwardData:
+      return cudnnGetConvolutionBackwardDataWorkspaceSize(
+          h, p.filter, p.columns, p.conv, p.image,
+          static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), bytes);
+    case kBackwardFilter:
+      return cudnnGetConvolutionBackwardFilterWorkspaceSize(
+          h, p.image, p.columns, p.conv, p.filter,
+          static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), bytes);
+  }
+  return CUDNN_STATUS_BAD_PARAM;
+}
+
+// The heuristic's ranking, filtered. With TF32 off every candidate runs with FMA math (set on
+// p.conv by the caller), so its workspace is asked for again under that math type: the ranking
+// may describe an entry under DEFAULT math, whose kernels and workspace can differ.
 template <class Perf>
-void add_ranked(std::vector<Candidate>& out, const Perf* perf, int count, const ConvPlan& p) {
+void add_ranked(std::vector<Candidate>& out, const Perf* perf, int count, const ConvPlan& p,
+                Direction dir) {
   const size_t limit = cuda::cudnn_workspace_limit();
   for (int r = 0; r < count; ++r) {
-    if (!acceptable(perf[r], limit, p.deterministic)) continue;
-    const cudnnMathType_t math = cuda::tf32_enabled() ? perf[r].mathType : CUDNN_FMA_MATH;
-    out.push_back(Candidate{static_cast<int>(perf[r].algo), math, perf[r].memory});
+    if (!acceptable(perf[r], p.deterministic)) continue;
+    const int algo = static_cast<int>(perf[r].algo);
+    size_t bytes = perf[r].memory;
+    cudnnMathType_t math = perf[r].mathType;
+    if (!cuda::tf32_enabled()) {
+      math = CUDNN_FMA_MATH;
+      if (workspace_size(p, dir, algo, &bytes) != CUDNN_STATUS_SUCCESS) continue;
+    }
+    if (bytes > limit) continue;
+    out.push_back(Candidate{algo, math, bytes});
   }
 }
 
-void add_fallback(std::vector<Candidate>& out, int algo, cudnnStatus_t size_status,
-                  size_t workspace, const ConvPlan& p) {
-  if (size_status != CUDNN_STATUS_SUCCESS) return;
+// The implicit-GEMM algorithm of a direction, last: it needs (almost) no workspace.
+void add_fallback(std::vector<Candidate>& out, int algo, const ConvPlan& p, Direction dir) {
   for (const Candidate& c : out)
     if (c.algo == algo && c.math == p.base_math) return;
-  out.push_back(Candidate{algo, p.base_math, workspace});
+  size_t bytes = 0;
+  if (workspace_size(p, dir, algo, &bytes) != CUDNN_STATUS_SUCCESS) return;
+  out.push_back(Candidate{algo, p.base_math, bytes});
 }
 
 void list_candidates(ConvPlan& p, Direction dir) {
@@ -158,18 +191,14 @@ void list_candidates(ConvPlan& p, Direction dir) {
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.base_math));
   std::vector<Candidate>& out = p.candidates[dir];
   int returned = 0;
-  size_t ws = 0;
   switch (dir) {
     case kForward: {
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
       CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.image, p.filter, p.conv, p.columns,
                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                                                          &returned, perf));
-      add_ranked(out, perf, returned, p);
-      const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-      const cudnnStatus_t st = cudnnGetConvolutionForwardWorkspaceSize(h, p.image, p.filter,
-                                                                       p.conv, p.columns, algo, &ws);
-      add_fallback(out, algo, st, ws, p);
+      add_ranked(out, perf, returned, p, dir);
+      add_fallback(out, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, p, dir);
       break;
     }
     case kBackwardData: {
@@ -177,11 +206,8 @@ void list_candidates(ConvPlan& p, Direction dir) {
       CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
           h, p.filter, p.columns, p.conv, p.image, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
           &returned, perf));
-      add_ranked(out, perf, returned, p);
-      const auto algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;  // implicit GEMM, deterministic
-      const cudnnStatus_t st = cudnnGetConvolutionBackwardDataWorkspaceSize(
-          h, p.filter, p.columns, p.conv, p.image, algo, &ws);
-      add_fallback(out, algo, st, ws, p);
+      add_ranked(out, perf, returned, p, dir);
+      add_fallback(out, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, p, dir);  // implicit GEMM, deterministic
       break;
     }
     case kBackwardFilter: {
@@ -189,11 +215,8 @@ void list_candidates(ConvPlan& p, Direction dir) {
       CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
           h, p.image, p.columns, p.conv, p.filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
           &returned, perf));
-      add_ranked(out, perf, returned, p);
-      const auto algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;  // implicit GEMM, deterministic
-      const cudnnStatus_t st = cudnnGetConvolutionBackwardFilterWorkspaceSize(
-          h, p.image, p.columns, p.conv, p.filter, algo, &ws);
-      add_fallback(out, algo, st, ws, p);
+      add_ranked(out, perf, returned, p, dir);
+      add_fallback(out, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, p, dir);  // implicit GEMM, deterministic
       break;
     }
   }
@@ -234,8 +257,16 @@ void execute(const char* op, const ConvGeometry& g, ConvPlan& p, Direction dir, 
   if (!p.listed[dir]) list_candidates(p, dir);
   const std::vector<Candidate>& cands = p.candidates[dir];
   auto attempt = [&](const Candidate& c) {
+    void* ws = nullptr;
+    try {
+      ws = workspace(c.workspace);
+    } catch (const Error&) {
+      // No memory for this algorithm's workspace (or none may be allocated now, inside a
+      // graph capture): try the next, smaller one; implicit GEMM needs almost none.
+      return CUDNN_STATUS_ALLOC_FAILED;
+    }
     CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, c.math));
-    return run(c.algo, workspace(c.workspace), c.workspace);
+    return run(c.algo, ws, c.workspace);
   };
   const int chosen = p.chosen[dir];
   if (chosen >= 0 && attempt(cands[chosen]) == CUDNN_STATUS_SUCCESS) return;

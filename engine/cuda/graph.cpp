@@ -63,6 +63,9 @@ void StepGraph::run(const std::function<void()>& step) {
 }
 
 void StepGraph::capture(const std::function<void()>& step) {
+  // Until the capture succeeds: after a failure later steps run uncaptured instead of failing
+  // the same way again.
+  enabled_ = false;
   pool_ = begin_graph_pool();
   // Ends a failed capture so the stream is usable again, and gives the pool back.
   auto abandon = [&] {
@@ -110,6 +113,7 @@ void StepGraph::capture(const std::function<void()>& step) {
     CUDA_CHECK(inst);
   }
   exec_ = exec;
+  enabled_ = true;
 }
 
 }  // namespace cuda

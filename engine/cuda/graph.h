@@ -15,7 +15,12 @@
 // outlive the graph. Allocations inside the capture come from the allocator's cache and belong to
 // the graph (engine/cuda/allocator.h). Adam's step number advances on the device on every replay
 // (kernels/adam.cu); the host's Adam::steps() does not, so set it with set_steps() before saving
-// a checkpoint. Plain C++ header (no CUDA types).
+// a checkpoint or running the step uncaptured again (after reset()).
+//
+// A capture that fails (the step read a result back, synchronized, or needed new memory) throws
+// a clear error and turns the graph off: later calls run the step directly. The failed step's
+// host-side effects happened (Adam's host step count advanced), its kernels never ran.
+// Plain C++ header (no CUDA types).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -35,7 +40,7 @@ class StepGraph {
   // Drops the graph (for example when shapes change); the next calls warm up and capture again.
   void reset();
 
-  bool enabled() const { return enabled_; }  // false when STEADY_CUDA_GRAPH=0
+  bool enabled() const { return enabled_; }  // false when STEADY_CUDA_GRAPH=0 or capture failed
   bool captured() const { return exec_ != nullptr; }
   int64_t replays() const { return replays_; }  // graph launches, the capturing one included
 

@@ -43,8 +43,10 @@ struct Runtime {
   Runtime() {
     tf32 = env_flag("STEADY_TF32");
     if (const char* mb = std::getenv("STEADY_CUDNN_WORKSPACE_MB")) {
-      const long long v = std::atoll(mb);
-      STEADY_CHECK(v >= 0, "STEADY_CUDNN_WORKSPACE_MB must be a size in MiB, got '", mb, "'");
+      char* end = nullptr;
+      const long long v = std::strtoll(mb, &end, 10);
+      STEADY_CHECK(end != mb && *end == '\0' && v >= 0 && v <= (1LL << 30),
+                   "STEADY_CUDNN_WORKSPACE_MB must be a size in MiB, got '", mb, "'");
       workspace_limit = static_cast<size_t>(v) << 20;
     }
     CUDA_CHECK(cudaSetDevice(0));
