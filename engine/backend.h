@@ -38,6 +38,9 @@ struct BatchNormSaved {
 struct AdamArgs {
   float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0.f;
   int64_t step = 1;  // 1-based, after increment: bias corrections use it
+  // CUDA: names the optimizer whose step counter lives on the device (kernels/adam.cu); set by
+  // Adam, unique per attach(). 0 keys the counter by m's address instead.
+  uint64_t optimizer_id = 0;
 };
 
 // Regularization losses fused into one kernel: value and both gradients in one pass.

@@ -1,5 +1,6 @@
 #include "engine/params.h"
 
+#include <atomic>
 #include <cmath>
 
 namespace steady {
@@ -82,9 +83,12 @@ void ParamStore::to(Device device) {
 }
 
 void Adam::attach(const ParamStore& store) {
+  static std::atomic<uint64_t> next_id{1};
   m = Tensor::zeros(store.values.shape(), store.device());
   v = Tensor::zeros(store.values.shape(), store.device());
   step_ = 0;
+  // A fresh identity: memory of an earlier optimizer reused for m must not carry its step.
+  args_.optimizer_id = next_id++;
 }
 
 void Adam::step(ParamStore& store) {

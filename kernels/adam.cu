@@ -4,7 +4,7 @@
 //   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,  p = p (1 - lr wd)
 //   p -= lr/(1 - b1^t) * m / (sqrt(v)/sqrt(1 - b2^t) + eps)
 // The two step-dependent factors come from a tiny schedule kernel that keeps the step on the
-// device, one counter per optimizer (keyed by its m buffer). Outside a CUDA-graph capture the
+// device, one counter per optimizer (AdamArgs::optimizer_id). Outside a CUDA-graph capture the
 // schedule is set to the host's AdamArgs::step; inside a capture it is recorded as "previous
 // step + 1", so every replay of a captured training step advances the bias correction like an
 // uncaptured step would (the host's step number is frozen into a captured graph). lr, betas, eps
@@ -61,18 +61,19 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
   }
 }
 
-// The device-side schedule of the optimizer whose first moment lives at `key`.
-AdamSchedule* schedule_for(const void* key, bool capturing) {
+// The device-side schedule of an optimizer: keyed by AdamArgs::optimizer_id, or by the address
+// of its first moment when that is 0.
+AdamSchedule* schedule_for(const AdamArgs& a, const void* m, bool capturing) {
   static std::mutex mu;
-  static std::unordered_map<const void*, AdamSchedule*> schedules;
+  static std::unordered_map<uint64_t, AdamSchedule*> by_id;
+  static std::unordered_map<const void*, AdamSchedule*> by_address;
   std::lock_guard<std::mutex> lock(mu);
-  auto it = schedules.find(key);
-  if (it != schedules.end()) return it->second;
+  AdamSchedule*& slot = a.optimizer_id != 0 ? by_id[a.optimizer_id] : by_address[m];
+  if (slot) return slot;
   STEADY_CHECK(!capturing, "adam_step: the first update of an optimizer must run outside a CUDA ",
                "graph capture (warm up with one uncaptured step)");
-  AdamSchedule* s = static_cast<AdamSchedule*>(cuda::device_alloc(sizeof(AdamSchedule)));
-  schedules[key] = s;
-  return s;
+  slot = static_cast<AdamSchedule*>(cuda::device_alloc(sizeof(AdamSchedule)));
+  return slot;
 }
 
 }  // namespace
@@ -91,7 +92,7 @@ void CudaBackend::adam_step(Tensor& params, const Tensor& grads, Tensor& m, Tens
   STEADY_CHECK(a.beta1 >= 0.f && a.beta1 < 1.f && a.beta2 >= 0.f && a.beta2 < 1.f, op,
                ": betas must lie in [0, 1), got ", a.beta1, ", ", a.beta2);
   const bool capturing = cuda::stream_capturing();
-  AdamSchedule* schedule = schedule_for(m.raw(), capturing);
+  AdamSchedule* schedule = schedule_for(a, m.raw(), capturing);
   const double lr = a.lr, b1 = a.beta1, b2 = a.beta2;
   adam_schedule_kernel<<<1, 1, 0, cuda::stream()>>>(schedule, capturing ? 0 : a.step, lr, b1, b2);
   CUDA_CHECK_LAUNCH("adam_schedule_kernel");
