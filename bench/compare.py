@@ -1,19 +1,18 @@
 #!/usr/bin/env python3
-"""Pairs bench_ops JSON with its PyTorch peer's JSON (bench/torch_ops.py) by op name and prints
-a markdown table: our time, then for each of the peer's modes its time and the ratio
-torch_ms / steady_ms (above 1: Steady is faster), and the bandwidth our op reaches.
+"""Pairs Steady's benchmark JSON with its PyTorch peer's and prints a markdown table with the
+ratio torch_ms / steady_ms (above 1: Steady is faster).
 
-    python3 bench/compare.py steady.json torch.json
+    python3 bench/compare.py steady_ops.json torch_ops.json     # bench_ops, bench/torch_ops.py
+    python3 bench/compare.py steady_step.json torch_step.json   # bench_step, bench/torch_step.py
+
+Ops are paired by name, with one column per peer mode (eager, channels_last, ...); training
+steps by model and regularizer.
 """
 import json
 import sys
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: compare.py steady.json torch.json")
-    ours = json.load(open(sys.argv[1]))
-    peer = json.load(open(sys.argv[2]))
+def compare_ops(ours, peer):
     runs = peer.get("runs") or [{"mode": "eager", "results": peer["results"]}]
     modes = [r["mode"] for r in runs]
     by_mode = {r["mode"]: {x["name"]: x for x in r.get("results", [])} for r in runs}
@@ -31,6 +30,32 @@ def main():
     for r in runs:
         if r.get("skipped"):
             print(f"\n{name} {r['mode']}: not run ({r['skipped']})")
+
+
+def compare_steps(ours, peer):
+    theirs = {(r["model"], r["reg"]): r for r in peer["results"]}
+    name = peer.get("peer", "torch")
+    print(f"| model | reg | batch x size | Steady ms/step | {name} ms/step | ratio (torch/steady) "
+          f"| Steady peak MiB | {name} peak MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for r in ours["results"]:
+        t = theirs.get((r["model"], r["reg"]))
+        tms = f"{t['ms_per_step']:.1f}" if t else "-"
+        ratio = f"{t['ms_per_step'] / r['ms_per_step']:.2f}" if t else "-"
+        tmib = f"{t['peak_mib']:.0f}" if t else "-"
+        print(f"| {r['model']} | {r['reg']} | {r['batch']} x {r['size']} | {r['ms_per_step']:.1f} "
+              f"| {tms} | {ratio} | {r['peak_mib']:.0f} | {tmib} |")
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: compare.py steady.json torch.json")
+    ours = json.load(open(sys.argv[1]))
+    peer = json.load(open(sys.argv[2]))
+    if ours["results"] and "model" in ours["results"][0]:
+        compare_steps(ours, peer)
+    else:
+        compare_ops(ours, peer)
 
 
 if __name__ == "__main__":

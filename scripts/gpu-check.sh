@@ -2,7 +2,8 @@
 # One-call check of the CUDA path on a machine with a GPU: configure with -DSTEADY_CUDA=ON, build,
 # run the whole ctest suite, time the ops and the conv-stack step (bench_ops, and PyTorch's peer
 # in its eager, channels_last, torch.compile and CUDA-graph modes when torch is there) and the
-# models' training steps (bench_step), and write the logs and JSON results to OUTDIR.
+# models' training steps (bench_step and its PyTorch peer), and write the logs and JSON results
+# to OUTDIR.
 #
 #   scripts/gpu-check.sh [OUTDIR]        (default: BUILD_DIR/gpu-check)
 #
@@ -18,8 +19,8 @@
 #
 # Environment: BUILD_DIR (default build-gpu-check), JOBS (default nproc), DEBS.
 # Writes a small fixed set of files, easy to copy off a remote machine: summary.txt (with the
-# environment), build.log, ctest.log, bench_ops.json, bench_step.json, torch_ops.json,
-# bench_compare.md and bench.log (the benchmarks' messages).
+# environment and the benchmarks' error messages), build.log, ctest.log, bench_ops.json,
+# bench_step.json, torch_ops.json, torch_step.json and bench_compare.md (both comparisons).
 # Exit status: 0 when the build and every test passed and the GPU tests really ran.
 set -uo pipefail
 
@@ -192,32 +193,39 @@ fi
 [ "$STATUS" = 0 ] || say "tests: FAILED, see ctest.log"
 
 # ---------------------------------------------------------------- benchmarks
-BENCH_LOG="$OUTDIR/bench.log"
-: >"$BENCH_LOG"
+# With --json the benchmarks print only errors on stderr: those go to the summary.
 if [ -x "$BUILD_DIR/bench_ops" ] && [ -x "$BUILD_DIR/bench_step" ]; then
-  if "$BUILD_DIR/bench_ops" --device cuda --repeat 20 --json >"$OUTDIR/bench_ops.json" 2>>"$BENCH_LOG"; then
+  if "$BUILD_DIR/bench_ops" --device cuda --repeat 20 --json >"$OUTDIR/bench_ops.json" 2>>"$SUMMARY"; then
     say "bench_ops: ok (bench_ops.json)"
   else
-    say "bench_ops: FAILED, see bench.log"
+    say "bench_ops: FAILED"
     STATUS=1
   fi
-  if "$BUILD_DIR/bench_step" --device cuda --steps 20 --json >"$OUTDIR/bench_step.json" 2>>"$BENCH_LOG"; then
+  if "$BUILD_DIR/bench_step" --device cuda --steps 20 --json >"$OUTDIR/bench_step.json" 2>>"$SUMMARY"; then
     say "bench_step: ok (bench_step.json)"
   else
-    say "bench_step: FAILED, see bench.log"
+    say "bench_step: FAILED"
     STATUS=1
   fi
   if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+    COMPARE="$OUTDIR/bench_compare.md"
+    : >"$COMPARE"
     if python3 bench/torch_ops.py --device cuda --repeat 20 --modes eager,channels_last,compile,graph \
-         >"$OUTDIR/torch_ops.json" 2>>"$BENCH_LOG" &&
-       python3 bench/compare.py "$OUTDIR/bench_ops.json" "$OUTDIR/torch_ops.json" \
-         >"$OUTDIR/bench_compare.md" 2>>"$BENCH_LOG"; then
-      say "PyTorch peer: ok (torch_ops.json, bench_compare.md)"
+         >"$OUTDIR/torch_ops.json" 2>>"$SUMMARY" &&
+       python3 bench/compare.py "$OUTDIR/bench_ops.json" "$OUTDIR/torch_ops.json" >>"$COMPARE" 2>>"$SUMMARY"; then
+      say "PyTorch ops peer: ok (torch_ops.json, bench_compare.md)"
     else
-      say "PyTorch peer: failed, see bench.log"
+      say "PyTorch ops peer: failed"
+    fi
+    echo >>"$COMPARE"
+    if python3 bench/torch_step.py --device cuda --steps 20 --json >"$OUTDIR/torch_step.json" 2>>"$SUMMARY" &&
+       python3 bench/compare.py "$OUTDIR/bench_step.json" "$OUTDIR/torch_step.json" >>"$COMPARE" 2>>"$SUMMARY"; then
+      say "PyTorch step peer: ok (torch_step.json, bench_compare.md)"
+    else
+      say "PyTorch step peer: failed"
     fi
   else
-    say "PyTorch peer: skipped (no torch with CUDA in python3)"
+    say "PyTorch peers: skipped (no torch with CUDA in python3)"
   fi
 else
   say "bench_ops/bench_step: not built, skipped"
