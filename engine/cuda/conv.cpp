@@ -173,7 +173,9 @@ void add_ranked(std::vector<Candidate>& out, const Perf* perf, int count, const 
       if (workspace_size(p, dir, algo, &bytes) != CUDNN_STATUS_SUCCESS) continue;
     }
     if (bytes > limit) continue;
-    out.push_back(Candidate{algo, math, bytes});
+    bool listed = false;  // the ranking may name an algorithm once per math type
+    for (const Candidate& c : out) listed = listed || (c.algo == algo && c.math == math);
+    if (!listed) out.push_back(Candidate{algo, math, bytes});
   }
 }
 
