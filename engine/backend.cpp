@@ -38,7 +38,7 @@ void CpuBackend::free(void* ptr, size_t) { std::free(ptr); }
 
 void CpuBackend::copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   STEADY_ASSERT(dst_dev == Device::CPU && src_dev == Device::CPU);
-  std::memcpy(dst, src, bytes);
+  if (bytes > 0) std::memcpy(dst, src, bytes);  // an empty vector's data() may be null
 }
 
 void CpuBackend::synchronize() {}

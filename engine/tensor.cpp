@@ -74,7 +74,7 @@ Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& shape, Dev
                " values for shape ", shape_str(shape));
   if (dtype == DType::F32) return from_vector(std::vector<float>(v.begin(), v.end()), shape, device);
   Tensor t = empty(shape, device, DType::F64);
-  std::memcpy(t.raw(), v.data(), v.size() * sizeof(double));
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * sizeof(double));
   return t;
 }
 
