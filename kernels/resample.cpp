@@ -14,6 +14,7 @@
 // tests/test_ops/kernels_reference.cpp (PyTorch's known values for bilinear down and up, naive
 // max-pool and upsample loops, concat/slice round trip) and by the finite-difference gradient
 // checks in tests/test_ops.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -149,9 +150,14 @@ Tensor CpuBackend::upsample_nearest2d(const Tensor& x, int factor) {
     for (int64_t p = 0; p < planes; ++p) {
       const T* in = xp + p * h * w;
       T* out = yp + p * ho * wo;
-      for (int64_t oy = 0; oy < ho; ++oy) {
-        const T* row = in + (oy / factor) * w;
-        for (int64_t ox = 0; ox < wo; ++ox) out[oy * wo + ox] = row[ox / factor];
+      // Each input row is widened once into its first output row, which is then copied to the
+      // other factor - 1 rows (no division per element).
+      for (int64_t iy = 0; iy < h; ++iy) {
+        const T* row = in + iy * w;
+        T* first = out + iy * factor * wo;
+        for (int64_t ix = 0; ix < w; ++ix)
+          for (int f = 0; f < factor; ++f) first[ix * factor + f] = row[ix];
+        for (int f = 1; f < factor; ++f) std::copy_n(first, wo, first + f * wo);
       }
     }
   });

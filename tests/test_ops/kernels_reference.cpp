@@ -298,14 +298,16 @@ TEST_CASE("forward: max_pool2d_backward routes to the first maximum") {
 TEST_CASE("forward: upsample_nearest2d and its block-sum backward") {
   Rng rng(9);
   Tensor x = random_tensor({2, 3, 3, 4}, rng);
-  Tensor y = cpu().upsample_nearest2d(x, 2);
-  REQUIRE(y.shape() == Shape{2, 3, 6, 8});
-  std::vector<double> xv = x.to_host(), yv = y.to_host();
-  std::vector<double> expect;
-  for (int64_t p = 0; p < 6; ++p)
-    for (int64_t oy = 0; oy < 6; ++oy)
-      for (int64_t ox = 0; ox < 8; ++ox) expect.push_back(xv[(p * 3 + oy / 2) * 4 + ox / 2]);
-  check_values(y, expect, 0.0);
+  const std::vector<double> xv = x.to_host();
+  for (int64_t f : {1, 2, 3}) {
+    Tensor y = cpu().upsample_nearest2d(x, static_cast<int>(f));
+    REQUIRE(y.shape() == Shape{2, 3, 3 * f, 4 * f});
+    std::vector<double> expect;
+    for (int64_t p = 0; p < 6; ++p)
+      for (int64_t oy = 0; oy < 3 * f; ++oy)
+        for (int64_t ox = 0; ox < 4 * f; ++ox) expect.push_back(xv[(p * 3 + oy / f) * 4 + ox / f]);
+    check_values(y, expect, 0.0);
+  }
   // backward of a known gy: each input gets the sum of its 3x3 block
   std::vector<double> gv(1 * 1 * 6 * 3);
   for (size_t i = 0; i < gv.size(); ++i) gv[i] = static_cast<double>(i);
