@@ -45,8 +45,7 @@ Tensor Tensor::empty(const Shape& shape, Device device, DType dtype) {
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
-  t.storage_ = std::make_shared<Storage>(std::max<size_t>(1, shape_numel(shape) * dtype_size(dtype)),
-                                         device);
+  t.storage_ = std::make_shared<Storage>(std::max<size_t>(1, numel * dtype_size(dtype)), device);
   return t;
 }
 

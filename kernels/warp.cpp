@@ -56,40 +56,39 @@ void warp_plane_adjoint(const T* gy, T* gx, int64_t H, int64_t W, const double* 
   for (int64_t i = 0; i < H * W; ++i) gx[i] = static_cast<T>(acc[i]);
 }
 
-}  // namespace
-
-Tensor CpuBackend::warp_affine_forward(const Tensor& x, const Tensor& matrix) {
-  cpu_kernel::check_cpu("warp_affine_forward", x, "x");
-  check_dim("warp_affine_forward", x, 4, "x");
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  std::vector<double> m = matrices_of("warp_affine_forward", matrix, N);
-  Tensor out = Tensor::empty(x.shape(), Device::CPU, x.dtype());
-  cpu_kernel::dispatch(x.dtype(), [&](auto zero) {
+// Runs plane_fn(src_plane, out_plane, H, W, matrix) over every [H,W] plane of a [N,C,H,W]
+// tensor, each plane with its sample's matrix.
+template <class PlaneFn>
+Tensor warp_planes(const char* op, const Tensor& src, const char* what, const Tensor& matrix,
+                   PlaneFn plane_fn) {
+  cpu_kernel::check_cpu(op, src, what);
+  check_dim(op, src, 4, what);
+  const int64_t N = src.size(0), C = src.size(1), H = src.size(2), W = src.size(3);
+  std::vector<double> m = matrices_of(op, matrix, N);
+  Tensor out = Tensor::empty(src.shape(), Device::CPU, src.dtype());
+  cpu_kernel::dispatch(src.dtype(), [&](auto zero) {
     using T = decltype(zero);
-    const T* in = x.data<T>();
+    const T* in = src.data<T>();
     T* o = out.data<T>();
 #pragma omp parallel for schedule(static) if (N * C * H * W > cpu_kernel::kParallelThreshold)
     for (int64_t p = 0; p < N * C; ++p)
-      warp_plane_forward(in + p * H * W, o + p * H * W, H, W, m.data() + 6 * (p / C));
+      plane_fn(in + p * H * W, o + p * H * W, H, W, m.data() + 6 * (p / C));
   });
   return out;
 }
 
-Tensor CpuBackend::warp_affine_backward(const Tensor& gy, const Tensor& matrix) {
-  cpu_kernel::check_cpu("warp_affine_backward", gy, "gy");
-  check_dim("warp_affine_backward", gy, 4, "gy");
-  const int64_t N = gy.size(0), C = gy.size(1), H = gy.size(2), W = gy.size(3);
-  std::vector<double> m = matrices_of("warp_affine_backward", matrix, N);
-  Tensor out = Tensor::empty(gy.shape(), Device::CPU, gy.dtype());
-  cpu_kernel::dispatch(gy.dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    const T* g = gy.data<T>();
-    T* o = out.data<T>();
-#pragma omp parallel for schedule(static) if (N * C * H * W > cpu_kernel::kParallelThreshold)
-    for (int64_t p = 0; p < N * C; ++p)
-      warp_plane_adjoint(g + p * H * W, o + p * H * W, H, W, m.data() + 6 * (p / C));
+}  // namespace
+
+Tensor CpuBackend::warp_affine_forward(const Tensor& x, const Tensor& matrix) {
+  return warp_planes("warp_affine_forward", x, "x", matrix, [](auto... args) {
+    warp_plane_forward(args...);
   });
-  return out;
+}
+
+Tensor CpuBackend::warp_affine_backward(const Tensor& gy, const Tensor& matrix) {
+  return warp_planes("warp_affine_backward", gy, "gy", matrix, [](auto... args) {
+    warp_plane_adjoint(args...);
+  });
 }
 
 Tensor CpuBackend::warp_valid_mask(const Tensor& matrix, int64_t n, int64_t h, int64_t w) {

@@ -11,10 +11,11 @@ namespace warp_reference {
 
 inline double hat(double t) { return std::max(0.0, 1.0 - std::abs(t)); }
 
-// out = W img for [n,c,h,w] arrays and [n,6] matrices.
-inline std::vector<double> warp(const std::vector<double>& img, const std::vector<double>& m,
-                                int64_t n, int64_t c, int64_t h, int64_t w) {
-  std::vector<double> out(img.size(), 0.0);
+// out = W src (transpose false) or W^T src (true) for [n,c,h,w] arrays and [n,6] matrices:
+// the same weights, with what is read and what is written swapped.
+inline std::vector<double> apply(const std::vector<double>& src, const std::vector<double>& m,
+                                 int64_t n, int64_t c, int64_t h, int64_t w, bool transpose) {
+  std::vector<double> out(src.size(), 0.0);
   for (int64_t s = 0; s < n; ++s)
     for (int64_t y = 0; y < h; ++y)
       for (int64_t x = 0; x < w; ++x) {
@@ -24,31 +25,30 @@ inline std::vector<double> warp(const std::vector<double>& img, const std::vecto
           for (int64_t i = 0; i < w; ++i) {
             const double wt = hat(xs - i) * hat(ys - j);
             if (wt == 0) continue;
-            for (int64_t ch = 0; ch < c; ++ch)
-              out[((s * c + ch) * h + y) * w + x] += wt * img[((s * c + ch) * h + j) * w + i];
+            for (int64_t ch = 0; ch < c; ++ch) {
+              const int64_t sample = ((s * c + ch) * h + y) * w + x;  // output pixel of W
+              const int64_t tap = ((s * c + ch) * h + j) * w + i;     // input pixel of W
+              if (transpose) {
+                out[tap] += wt * src[sample];
+              } else {
+                out[sample] += wt * src[tap];
+              }
+            }
           }
       }
   return out;
 }
 
+// out = W img.
+inline std::vector<double> warp(const std::vector<double>& img, const std::vector<double>& m,
+                                int64_t n, int64_t c, int64_t h, int64_t w) {
+  return apply(img, m, n, c, h, w, false);
+}
+
 // out = W^T g.
 inline std::vector<double> adjoint(const std::vector<double>& g, const std::vector<double>& m,
                                    int64_t n, int64_t c, int64_t h, int64_t w) {
-  std::vector<double> out(g.size(), 0.0);
-  for (int64_t s = 0; s < n; ++s)
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        const double* mm = &m[6 * s];
-        const double xs = mm[0] * x + mm[1] * y + mm[2], ys = mm[3] * x + mm[4] * y + mm[5];
-        for (int64_t j = 0; j < h; ++j)
-          for (int64_t i = 0; i < w; ++i) {
-            const double wt = hat(xs - i) * hat(ys - j);
-            if (wt == 0) continue;
-            for (int64_t ch = 0; ch < c; ++ch)
-              out[((s * c + ch) * h + j) * w + i] += wt * g[((s * c + ch) * h + y) * w + x];
-          }
-      }
-  return out;
+  return apply(g, m, n, c, h, w, true);
 }
 
 // [n,1,h,w]: 1 where the sample point lies in [0, w-1] x [0, h-1].

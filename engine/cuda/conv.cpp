@@ -123,6 +123,14 @@ std::unique_ptr<ConvPlan> make_plan(const ConvGeometry& g, bool deterministic) {
   return p;
 }
 
+// Whether (algo, math) is among the candidates already (the ranking may name an algorithm once
+// per math type, and the fallback may be ranked too).
+bool listed(const std::vector<Candidate>& out, int algo, cudnnMathType_t math) {
+  for (const Candidate& c : out)
+    if (c.algo == algo && c.math == math) return true;
+  return false;
+}
+
 template <class Perf>
 bool acceptable(const Perf& perf, bool deterministic) {
   if (perf.status != CUDNN_STATUS_SUCCESS) return false;
@@ -172,17 +180,13 @@ void add_ranked(std::vector<Candidate>& out, const Perf* perf, int count, const 
       math = CUDNN_FMA_MATH;
       if (workspace_size(p, dir, algo, &bytes) != CUDNN_STATUS_SUCCESS) continue;
     }
-    if (bytes > limit) continue;
-    bool listed = false;  // the ranking may name an algorithm once per math type
-    for (const Candidate& c : out) listed = listed || (c.algo == algo && c.math == math);
-    if (!listed) out.push_back(Candidate{algo, math, bytes});
+    if (bytes <= limit && !listed(out, algo, math)) out.push_back(Candidate{algo, math, bytes});
   }
 }
 
 // The implicit-GEMM algorithm of a direction, last: it needs (almost) no workspace.
 void add_fallback(std::vector<Candidate>& out, int algo, const ConvPlan& p, Direction dir) {
-  for (const Candidate& c : out)
-    if (c.algo == algo && c.math == p.base_math) return;
+  if (listed(out, algo, p.base_math)) return;
   size_t bytes = 0;
   if (workspace_size(p, dir, algo, &bytes) != CUDNN_STATUS_SUCCESS) return;
   out.push_back(Candidate{algo, p.base_math, bytes});
