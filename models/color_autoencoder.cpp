@@ -18,10 +18,13 @@ ColorAutoencoder::ColorAutoencoder() {
       {"conv52", K, K, 1, false},          {"conv61", K, K / 2, 1, true},
       {"conv62", K / 2, 2, 1, false},
   };
-  for (const Spec& s : specs) {
+  const size_t n = std::size(specs);
+  for (size_t i = 0; i < n; ++i) {
+    const Spec& s = specs[i];
     Layer l;
     l.conv = add_conv(s.name, s.ci, s.co, 3, s.stride);
-    l.bn = add_batch_norm(std::string(s.name) + "_bn", s.co);
+    // No batch norm on the output (see the header): it would pin each ab channel's spread.
+    if (i + 1 < n) l.bn = add_batch_norm(std::string(s.name) + "_bn", s.co);
     l.upsample_before = s.upsample_before;
     layers_.push_back(l);
   }
@@ -35,8 +38,8 @@ Var ColorAutoencoder::forward(const Var& x, bool training) {
   Var h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (layers_[i].upsample_before) h = upsample_nearest2d(h, 2);
-    h = apply(layers_[i].bn, apply(layers_[i].conv, h), training);
-    if (i + 1 < layers_.size()) h = relu(h);
+    h = apply(layers_[i].conv, h);
+    if (i + 1 < layers_.size()) h = relu(apply(layers_[i].bn, h, training));
   }
   return resize_bilinear(h, static_cast<int>(x.shape()[2]), static_cast<int>(x.shape()[3]));
 }

@@ -8,10 +8,41 @@
 
 using namespace steady;
 
-TEST_CASE("models: colorization autoencoder has Table 2's 1,568,698 parameters") {
+TEST_CASE("models: colorization autoencoder has 1,568,690 parameters (Table 2 less the output batch norm)") {
   ColorAutoencoder m;
-  CHECK(m.parameter_count() == 1568698);
-  CHECK(m.summary().find("parameters: 1568698") != std::string::npos);
+  CHECK(m.parameter_count() == 1568690);
+  CHECK(m.summary().find("parameters: 1568690") != std::string::npos);
+}
+
+TEST_CASE("models: colorization output is linear in conv62, also in training mode") {
+  // With a batch norm after conv62 (the design defect fixed in issue 14), scaling conv62 would
+  // not change the training-mode output at all: that norm pinned each ab channel's spread.
+  Rng rng(5);
+  ColorAutoencoder m;
+  m.finalize(Device::CPU, rng);
+  std::vector<float> xv(4 * 32 * 32);
+  for (float& v : xv) v = static_cast<float>(rng.uniform() * 2 - 1);
+  Var x(Tensor::from_vector(xv, {4, 1, 32, 32}));
+  const std::vector<double> y1 = m.forward(x, true).value().to_host();
+  float* values = m.params().values.data<float>();  // the views read this buffer
+  int scaled = 0;
+  for (const ParamEntry& e : m.params().params())
+    if (e.name.rfind("conv62", 0) == 0 && e.name.find("_bn") == std::string::npos) {
+      int64_t n = 1;
+      for (int64_t d : e.shape) n *= d;
+      for (int64_t i = 0; i < n; ++i) values[e.offset + i] *= 0.1f;
+      ++scaled;
+    }
+  REQUIRE(scaled == 2);  // weight and bias
+  for (const ParamEntry& e : m.params().params()) CHECK(e.name.find("conv62_bn") == std::string::npos);
+  const std::vector<double> y2 = m.forward(x, true).value().to_host();
+  double max_err = 0, max_y = 0;
+  for (size_t i = 0; i < y1.size(); ++i) {
+    max_err = std::max(max_err, std::abs(y2[i] - 0.1 * y1[i]));
+    max_y = std::max(max_y, std::abs(y1[i]));
+  }
+  CHECK(max_y > 0);
+  CHECK(max_err <= 1e-5 * max_y + 1e-7);
 }
 
 TEST_CASE("models: HDR autoencoder is within 5% of Table 2's 1,289,653 parameters") {

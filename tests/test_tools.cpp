@@ -130,7 +130,7 @@ TEST_CASE("tools: eval_video reports PSNR, smoothness and warping error") {
 TEST_CASE("tools: train_color trains on photos and eval_video evaluates its colors") {
   Run s = run("./train_color --summary");
   REQUIRE(s.code == 0);
-  CHECK(s.output.find("parameters: 1568698") != std::string::npos);
+  CHECK(s.output.find("parameters: 1568690") != std::string::npos);
   fs::path photos = workdir() / "photos";
   Run g = run("./gen_procedural " + photos.string() + " --train 8 --test-seqs 0 --size 32 --previews --quiet");
   REQUIRE(g.code == 0);
