@@ -132,39 +132,75 @@ std::vector<double> temporal_gaussian(double sigma_frames) {
   return w;
 }
 
+TemporalHighpass::TemporalHighpass(double fps, Sink sink, double sigma_seconds)
+    : sink_(std::move(sink)) {
+  STEADY_CHECK(fps > 0 && std::isfinite(fps), "smoothness: fps must be > 0, got ", fps);
+  w_ = temporal_gaussian(sigma_seconds * fps);
+  r_ = static_cast<int>(w_.size() / 2);
+}
+
+void TemporalHighpass::push(const Tensor& frame) {
+  check_cpu("smoothness", "a frame", frame);
+  if (!window_.empty())
+    STEADY_CHECK(frame.shape() == window_.front().shape(), "smoothness: frame ", pushed_, " is ",
+                 frame.str(), " but frame ", first_, " is ", window_.front().str());
+  const DType dtype = window_.empty() ? (frame.dtype() == DType::F32 ? DType::F32 : DType::F64)
+                                      : window_.front().dtype();
+  window_.push_back(frame.dtype() == dtype ? frame : frame.to(dtype));
+  ++pushed_;
+  // Frame t's residual needs frames up to t + R.
+  while (emitted_ + r_ < pushed_) emit(emitted_, -1);
+}
+
+void TemporalHighpass::finish() {
+  while (emitted_ < pushed_) emit(emitted_, pushed_);
+}
+
+namespace {
+// acc[i] += wk * (src[i] - cur[i]) in double, for float or double frames.
+template <typename T>
+void add_weighted_difference(std::vector<double>& acc, const T* src, const T* cur, double wk) {
+  for (size_t i = 0; i < acc.size(); ++i)
+    acc[i] += wk * (static_cast<double>(src[i]) - static_cast<double>(cur[i]));
+}
+}  // namespace
+
+void TemporalHighpass::emit(int64_t t, int64_t known_frames) {
+  const int64_t k_lo = std::max<int64_t>(-r_, -t);
+  const int64_t k_hi = known_frames < 0 ? r_ : std::min<int64_t>(r_, known_frames - 1 - t);
+  const Tensor& cur = window_[static_cast<size_t>(t - first_)];
+  residual_.assign(static_cast<size_t>(cur.numel()), 0.0);
+  // v_t - sum w_k v_{t+k} / sum w_k, written as a weighted sum of differences: the same value,
+  // without cancellation, and exactly 0 for a constant sequence.
+  double norm = 0;
+  for (int64_t k = k_lo; k <= k_hi; ++k) {
+    const double wk = w_[static_cast<size_t>(k + r_)];
+    norm += wk;
+    if (k == 0) continue;
+    const Tensor& src = window_[static_cast<size_t>(t + k - first_)];
+    if (cur.dtype() == DType::F32)
+      add_weighted_difference(residual_, src.data<float>(), cur.data<float>(), wk);
+    else
+      add_weighted_difference(residual_, src.data<double>(), cur.data<double>(), wk);
+  }
+  for (double& d : residual_) d /= norm;
+  sink_(t, residual_);
+  ++emitted_;
+  // Keep frames emitted_ - R onwards.
+  while (first_ < emitted_ - r_) {
+    window_.pop_front();
+    ++first_;
+  }
+}
+
 double temporal_highpass_energy(const std::vector<Tensor>& frames, double fps, double sigma_seconds) {
   check_frames("smoothness", frames);
-  STEADY_CHECK(fps > 0, "smoothness: fps must be > 0, got ", fps);
-  const std::vector<double> w = temporal_gaussian(sigma_seconds * fps);
-  const int r = static_cast<int>(w.size() / 2);
-  const int t_n = static_cast<int>(frames.size());
-  std::vector<std::vector<double>> v(frames.size());
-  for (int t = 0; t < t_n; ++t) v[t] = frames[t].to_host();
-  const size_t n = v[0].size();
-  std::vector<double> filtered(n);
   double energy = 0;
-  for (int t = 0; t < t_n; ++t) {
-    const int k_lo = std::max(-r, -t), k_hi = std::min(r, t_n - 1 - t);
-    double norm = 0;
-    std::fill(filtered.begin(), filtered.end(), 0.0);
-    // v_t - sum w_k v_{t+k} / sum w_k, written as a weighted sum of differences: the same value,
-    // without cancellation, and exactly 0 for a constant sequence.
-    const std::vector<double>& cur = v[t];
-    for (int k = k_lo; k <= k_hi; ++k) {
-      if (k == 0) {
-        norm += w[r];
-        continue;
-      }
-      const double wk = w[k + r];
-      norm += wk;
-      const std::vector<double>& src = v[t + k];
-      for (size_t i = 0; i < n; ++i) filtered[i] += wk * (src[i] - cur[i]);
-    }
-    for (size_t i = 0; i < n; ++i) {
-      const double d = filtered[i] / norm;
-      energy += d * d;
-    }
-  }
+  TemporalHighpass hp(fps, [&](int64_t, const std::vector<double>& r) {
+    for (double d : r) energy += d * d;
+  }, sigma_seconds);
+  for (const Tensor& f : frames) hp.push(f);
+  hp.finish();
   return energy;
 }
 
@@ -252,6 +288,79 @@ WarpingError warping_error(const std::vector<Tensor>& frames, const std::vector<
   r.error = r.frames > 0 ? total_error / static_cast<double>(r.frames) : 0.0;
   r.valid_share = all_pixels > 0 ? valid_pixels / all_pixels : 0.0;
   return r;
+}
+
+// ------------------------------------------------------------------------- streamed scores
+
+StreamScore::StreamScore(double fps, Masks masks, double sigma_seconds)
+    : masks_(std::move(masks)),
+      highpass_(fps, [this](int64_t t, const std::vector<double>& r) {
+        const std::vector<Tensor> m = masks_ ? masks_(t) : std::vector<Tensor>{};
+        if (energy.empty()) energy.assign(1 + m.size(), 0.0), counted.assign(1 + m.size(), 0.0);
+        STEADY_CHECK(energy.size() == 1 + m.size(), "scores: frame ", t, " has ", m.size(),
+                     " masks, frame 0 had ", energy.size() - 1);
+        for (double d : r) energy[0] += d * d;
+        counted[0] += static_cast<double>(r.size());
+        for (size_t j = 0; j < m.size(); ++j) {
+          const float* w = m[j].data<float>();
+          const size_t plane = static_cast<size_t>(m[j].numel());
+          STEADY_CHECK(plane > 0 && r.size() % plane == 0, "scores: mask ", m[j].str(),
+                       " does not fit the frame");
+          double e = 0, n = 0;
+          for (size_t i = 0; i < r.size(); ++i) {
+            const double wi = w[i % plane];
+            e += wi * r[i] * r[i];
+            n += wi;
+          }
+          energy[1 + j] += e;
+          counted[1 + j] += n;
+        }
+      }, sigma_seconds) {}
+
+void StreamScore::push(const Tensor& frame, const Tensor& ref, const Tensor& error_mask,
+                       const Tensor& flow) {
+  highpass_.push(frame);
+  if (ref.defined()) {
+    SquaredError one;
+    one.add(frame, ref, error_mask);
+    error.add(frame, ref, error_mask);
+    per_frame_error.push_back(one.mse());
+  } else {
+    per_frame_error.push_back(std::numeric_limits<double>::quiet_NaN());
+  }
+  if (prev_.defined()) {
+    const std::vector<double> a = frame.to_host(), b = prev_.to_host();
+    double sum = 0;
+    for (size_t i = 0; i < a.size(); ++i) sum += std::abs(a[i] - b[i]);
+    per_frame_flicker.push_back(sum / static_cast<double>(a.size()));
+    if (flow.defined()) {
+      const WarpingError w = steady::warping_error({prev_, frame}, {Tensor(), flow});
+      if (w.frames > 0) warp_sum_ += w.error, ++warp_frames_;
+    }
+  } else {
+    per_frame_flicker.push_back(std::numeric_limits<double>::quiet_NaN());
+  }
+  prev_ = frame;
+}
+
+void StreamScore::finish() { highpass_.finish(); }
+
+double StreamScore::rms_highpass(size_t j) const {
+  return j < counted.size() && counted[j] > 0 ? std::sqrt(energy[j] / counted[j])
+                                              : std::numeric_limits<double>::quiet_NaN();
+}
+
+double StreamScore::flicker() const {
+  double sum = 0;
+  int64_t n = 0;
+  for (double f : per_frame_flicker)
+    if (!std::isnan(f)) sum += f, ++n;
+  return n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+}
+
+double StreamScore::warping_error() const {
+  return warp_frames_ > 0 ? warp_sum_ / static_cast<double>(warp_frames_)
+                          : std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace steady

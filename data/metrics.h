@@ -25,6 +25,8 @@
 // moves with one motion; 0: occluded, disoccluded, mixed or outside). flow[0] is not used.
 // A pixel also counts only when x + d(x) lies inside [0, W-1] x [0, H-1].
 #pragma once
+#include <deque>
+#include <functional>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -63,6 +65,30 @@ void add_hdr_saturated(SquaredError& acc, const Tensor& pred_hdr, const Tensor& 
 // The normalized temporal Gaussian, taps -R..R (R = ceil(3 sigma)); sigma in frames.
 std::vector<double> temporal_gaussian(double sigma_frames);
 
+// The residual v_t - (G * v)_t of Eq. 9, streamed: frames are pushed one at a time and only the
+// 2R+1 frames the filter spans are kept, so a sequence of any length costs a bounded window.
+// The residual of frame t is handed to the sink (as doubles, the frame's layout) as soon as
+// frame t+R is in, or at finish() for the last R frames (the kernel cut to the frames that exist,
+// as above). Frames are kept in the first frame's dtype (float32 or float64).
+class TemporalHighpass {
+ public:
+  using Sink = std::function<void(int64_t t, const std::vector<double>& residual)>;
+  TemporalHighpass(double fps, Sink sink, double sigma_seconds = 0.15);
+  void push(const Tensor& frame);
+  void finish();
+  int radius() const { return r_; }
+  int64_t frames() const { return pushed_; }
+
+ private:
+  void emit(int64_t t, int64_t known_frames);
+  std::vector<double> w_;
+  int r_ = 0;
+  Sink sink_;
+  std::deque<Tensor> window_;  // frames first_..pushed_-1
+  int64_t first_ = 0, pushed_ = 0, emitted_ = 0;
+  std::vector<double> residual_;
+};
+
 // D(v) of Eq. 9 for frames of one shape.
 double temporal_highpass_energy(const std::vector<Tensor>& frames, double fps,
                                 double sigma_seconds = 0.15);
@@ -84,5 +110,41 @@ struct WarpingError {
   double valid_share = 0;  // valid pixels / all pixels of frames 1..T-1
 };
 WarpingError warping_error(const std::vector<Tensor>& frames, const std::vector<Tensor>& flow);
+
+// Every measure of one video stream, accumulated frame by frame in bounded memory (a row of
+// eval_video): the high-pass energy D of Eq. 9 over all elements and under each mask the caller
+// supplies, the flicker (mean |v_t - v_{t-1}| over all elements, per frame and pooled), the
+// warping error where the motion is known, and against a reference the pooled squared error
+// (PSNR) and the per-frame mean squared error.
+// masks(t) gives frame t's binary masks [1,H,W] (each applying to all channels); it is asked
+// when frame t's residual is ready, up to R frames after frame t was pushed, so the caller
+// keeps a window of masks (and can widen them over the Gaussian's support).
+class StreamScore {
+ public:
+  using Masks = std::function<std::vector<Tensor>(int64_t t)>;
+  StreamScore(double fps, Masks masks, double sigma_seconds = 0.15);
+  StreamScore(const StreamScore&) = delete;  // the filter's sink points back at this object
+  StreamScore& operator=(const StreamScore&) = delete;
+  // frame [C,H,W] in the metric domain; ref: the reference's frame or undefined; error_mask
+  // [1,H,W] weights the squared error (undefined: all); flow [3,H,W] (data/metrics.h) or undefined.
+  void push(const Tensor& frame, const Tensor& ref = Tensor(), const Tensor& error_mask = Tensor(),
+            const Tensor& flow = Tensor());
+  void finish();
+
+  std::vector<double> energy, counted;  // [0] all elements, [1 + j] under mask j
+  double rms_highpass(size_t j) const;  // sqrt(energy / counted), NaN when nothing counted
+  double flicker() const;               // mean over t >= 1 of per_frame_flicker
+  double warping_error() const;         // NaN without motion
+  SquaredError error;                   // against the reference
+  std::vector<double> per_frame_error;  // NaN where nothing was counted or no reference
+  std::vector<double> per_frame_flicker;  // frame 0: NaN
+
+ private:
+  Masks masks_;
+  TemporalHighpass highpass_;
+  Tensor prev_;
+  double warp_sum_ = 0;
+  int64_t warp_frames_ = 0;
+};
 
 }  // namespace steady

@@ -138,7 +138,7 @@ Pose pose_at(const Path& p, double t) {
 }
 
 // A smooth wandering path for a feature; speeds in pixels per frame scale with the image.
-Path wandering_path(Rng& rng, double size) {
+Path wandering_path(Rng& rng, double size, double motion_scale) {
   Path p;
   p.cx = rng.uniform(-0.05, 1.05) * size;
   p.cy = rng.uniform(-0.05, 1.05) * size;
@@ -158,6 +158,10 @@ Path wandering_path(Rng& rng, double size) {
   p.thb = rng.uniform(0.0, 0.3);
   p.thf = rng.uniform(0.002, 0.02);
   p.thp = rng.uniform(0, 2 * kPi);
+  // Slower motion along the same path shape: velocities and sway amplitudes scale, the
+  // frequencies (and every draw) stay, so motion_scale 1 is the generator as it was.
+  p.vx *= motion_scale, p.vy *= motion_scale, p.om *= motion_scale, p.thb *= motion_scale;
+  for (int j = 0; j < 2; ++j) p.ax[j] *= motion_scale, p.ay[j] *= motion_scale;
   return p;
 }
 
@@ -272,10 +276,10 @@ Rgb random_color(Rng& rng, double sat_lo, double sat_hi) {
 double ordinary(Rng& rng) { return log_uniform(rng, 0.1, 1.0); }
 double bright(Rng& rng) { return log_uniform(rng, 2.0, 40.0); }
 
-Layer make_feature(Rng& rng, Kind kind, double size, bool force_bright) {
+Layer make_feature(Rng& rng, Kind kind, double size, bool force_bright, double motion_scale) {
   Layer l;
   l.kind = kind;
-  l.path = wandering_path(rng, size);
+  l.path = wandering_path(rng, size, motion_scale);
   switch (kind) {
     case Kind::Blob: {
       l.rx = std::max(1.5, rng.uniform(0.015, 0.06) * size);
@@ -349,7 +353,7 @@ Layer make_feature(Rng& rng, Kind kind, double size, bool force_bright) {
 
 // A bar crossing the whole image. In a sequence it sweeps across perpendicular to its length,
 // passing the image centre at frame t_cross; in a still image it sits at a random place.
-Layer make_beam(Rng& rng, double size, int frames) {
+Layer make_beam(Rng& rng, double size, int frames, double motion_scale) {
   Layer l;
   l.kind = Kind::Beam;
   l.rx = 1.5 * size;  // longer than the image's diagonal: the ends never show
@@ -365,9 +369,10 @@ Layer make_beam(Rng& rng, double size, int frames) {
   const double along = rng.uniform(-0.2, 0.2) * size;
   Path& p = l.path;
   p.th0 = th;
-  p.om = rng.uniform(-0.002, 0.002);
+  p.om = rng.uniform(-0.002, 0.002) * motion_scale;
   if (frames > 1) {
-    const double speed = rng.uniform(0.004, 0.015) * size * (rng.uniform() < 0.5 ? -1 : 1);
+    const double speed =
+        rng.uniform(0.004, 0.015) * size * (rng.uniform() < 0.5 ? -1 : 1) * motion_scale;
     const double t_cross = rng.uniform(0.15, 0.85) * frames;
     p.vx = speed * nx;
     p.vy = speed * ny;
@@ -382,7 +387,7 @@ Layer make_beam(Rng& rng, double size, int frames) {
   return l;
 }
 
-Scene make_scene(Rng& rng, int size, int frames, double beam_probability) {
+Scene make_scene(Rng& rng, int size, int frames, double beam_probability, double motion_scale) {
   Scene s;
   s.size = size;
   const double sz = size;
@@ -405,7 +410,7 @@ Scene make_scene(Rng& rng, int size, int frames, double beam_probability) {
     // The first feature is a bright light or highlight, so every scene has HDR content.
     const Kind k = i == 0 ? (rng.uniform() < 0.5 ? Kind::Blob : Kind::Sphere)
                           : kinds[rng.below(sizeof(kinds) / sizeof(kinds[0]))];
-    s.layers.push_back(make_feature(rng, k, sz, i == 0));
+    s.layers.push_back(make_feature(rng, k, sz, i == 0, motion_scale));
   }
   // Shuffle the stacking order (Fisher-Yates on our own stream).
   for (size_t i = s.layers.size(); i > 1; --i) std::swap(s.layers[i - 1], s.layers[rng.below(i)]);
@@ -415,7 +420,7 @@ Scene make_scene(Rng& rng, int size, int frames, double beam_probability) {
   } else {
     s.beams = rng.uniform() < 0.25 ? 1 : 0;
   }
-  for (int b = 0; b < s.beams; ++b) s.layers.push_back(make_beam(rng, sz, frames));
+  for (int b = 0; b < s.beams; ++b) s.layers.push_back(make_beam(rng, sz, frames, motion_scale));
   return s;
 }
 
@@ -614,9 +619,9 @@ struct PanAxis {
   }
 };
 
-PanAxis pan_axis(Rng& rng, double range, double size) {
+PanAxis pan_axis(Rng& rng, double range, double size, double motion_scale) {
   PanAxis ax;
-  const double half = range / 2, speed_scale = size / 128.0;
+  const double half = range / 2, speed_scale = size / 128.0 * motion_scale;
   ax.centre = half;
   ax.a[0] = rng.uniform(0.3, 0.6) * half;
   ax.a[1] = rng.uniform(0.1, 0.4) * half;
@@ -661,6 +666,8 @@ void check_procedural_options(const ProceduralOptions& opt) {
   STEADY_CHECK(std::ceil(opt.sat_min * n) <= std::floor(opt.sat_max * n),
                "--sat-min ", opt.sat_min, " .. --sat-max ", opt.sat_max,
                " holds no whole number of pixels of a ", opt.size, "x", opt.size, " image");
+  STEADY_CHECK(std::isfinite(opt.motion_scale) && opt.motion_scale > 0 && opt.motion_scale <= 4,
+               "--motion-scale must be in (0, 4], got ", opt.motion_scale);
   STEADY_CHECK(opt.beam_probability >= 0 && opt.beam_probability <= 1,
                "--beams must be a probability in [0, 1], got ", opt.beam_probability);
 }
@@ -669,7 +676,8 @@ Tensor procedural_image(uint64_t seed, int64_t index, const ProceduralOptions& o
   check_procedural_options(opt);
   Rng rng = item_rng(seed, 1, index);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    const Scene s = make_scene(rng, opt.size, 1, opt.beam_probability);
+    // A still image has no motion: the first generator's poses, whatever the motion scale.
+    const Scene s = make_scene(rng, opt.size, 1, opt.beam_probability, 1.0);
     Tensor img = Tensor::empty({3, opt.size, opt.size});
     SurfaceMap map;
     map.layer.resize(static_cast<size_t>(opt.size) * opt.size);
@@ -693,7 +701,7 @@ ProceduralSequence procedural_sequence(uint64_t seed, int64_t index, int frames,
   STEADY_CHECK(frames >= 2, "--frames must be at least 2, got ", frames);
   Rng rng = item_rng(seed, 2, index);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    const Scene s = make_scene(rng, opt.size, frames, opt.beam_probability);
+    const Scene s = make_scene(rng, opt.size, frames, opt.beam_probability, opt.motion_scale);
     const std::vector<Rgb> bg = render_background(s);
     ProceduralSequence seq;
     std::vector<SurfaceMap> maps(frames);
@@ -742,8 +750,8 @@ ProceduralSequence pan_sequence(const Tensor& image, uint64_t seed, int64_t inde
   const double range_x = static_cast<double>(w - n - 1), range_y = static_cast<double>(h - n - 1);
   Rng rng = item_rng(seed, 3, index);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    const PanAxis ax = pan_axis(rng, range_x, static_cast<double>(n));
-    const PanAxis ay = pan_axis(rng, range_y, static_cast<double>(n));
+    const PanAxis ax = pan_axis(rng, range_x, static_cast<double>(n), opt.motion_scale);
+    const PanAxis ay = pan_axis(rng, range_y, static_cast<double>(n), opt.motion_scale);
     ProceduralSequence seq;
     for (int t = 0; t < frames; ++t) {
       seq.window_x.push_back(std::clamp(ax.at(t), 0.0, range_x));

@@ -58,6 +58,11 @@ struct ProceduralOptions {
   int size = 128;
   double sat_min = 0.01, sat_max = 0.10;  // share of pixels with max channel >= 1
   double beam_probability = 0.7;          // test sequences that have occluding beams
+  // Speed of the test sequences' motion relative to the first generator (1): velocities and sway
+  // amplitudes of features and beams (and the pan's speeds) are multiplied by it; the draws are
+  // unchanged. 0.25 by default, slow enough that the temporal high-pass of the smoothness
+  // measure (Eq. 9) leaves little of the true motion (docs/RESULTS.md, "Protocol").
+  double motion_scale = 0.25;
 };
 
 // Training image `index` of `seed`: [3,size,size], static.

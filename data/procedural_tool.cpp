@@ -158,6 +158,7 @@ int run(int argc, char** argv) {
   cli.option("sat-max", "0.10", "largest share of saturated pixels");
   cli.option("fps", "25", "frame rate stored in the test sequences");
   cli.option("beams", "0.7", "probability that a test sequence has occluding beams");
+  cli.option("motion-scale", "0.25", "speed of the test sequences' motion (1: the first generator's, 4x faster)");
   cli.option("pan", "", "IMAGE.exr: test sequences that pan a --size window across this real "
                         "HDR image (--test-seqs defaults to 1)");
   cli.flag("half", "write images as half-float EXR (default: 32-bit float); motion is always half");
@@ -196,6 +197,7 @@ int run(int argc, char** argv) {
   opt.sat_min = parse_share("sat-min", cli.get("sat-min"));
   opt.sat_max = parse_share("sat-max", cli.get("sat-max"));
   opt.beam_probability = cli.get_double("beams");
+  opt.motion_scale = cli.get_double("motion-scale");
   check_procedural_options(opt);
   ExrWriteOptions image_exr;
   image_exr.precision = cli.has("half") ? ExrPrecision::Half : ExrPrecision::Float;

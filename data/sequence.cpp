@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -70,58 +71,25 @@ int64_t match_number(const Pattern& pat, const std::string& name) {
   return printed == digits ? v : -1;
 }
 
-// Same shape for every frame, named in the error.
-void check_shapes(const std::vector<Tensor>& frames, const std::vector<std::string>& names,
-                  const std::string& spec) {
-  for (size_t t = 1; t < frames.size(); ++t)
-    STEADY_CHECK(frames[t].shape() == frames[0].shape(), "sequence '", spec, "': frame ", t, " ('",
-                 t < names.size() ? names[t] : std::string("part ") + std::to_string(t), "') is ",
-                 shape_str(frames[t].shape()), " but frame 0 is ", shape_str(frames[0].shape()));
-}
-
 double fps_of(const std::string& file) {
   if (!is_exr_file(file)) return 0;
   return read_exr_info(file).fps;
 }
 
-std::vector<Tensor> read_files(const std::vector<std::string>& files, int channels) {
-  std::vector<Tensor> frames;
-  frames.reserve(files.size());
-  for (const std::string& f : files) frames.push_back(read_image(f, channels));
-  return frames;
-}
-
-// The first n parts of a multi-part EXR (one open when that is all of them).
-std::vector<Tensor> read_exr_parts_upto(const std::string& path, size_t n, bool clamp_negative) {
-  if (n == static_cast<size_t>(exr_part_count(path))) return read_exr_parts(path, clamp_negative);
-  std::vector<Tensor> parts;
-  for (size_t i = 0; i < n; ++i) parts.push_back(read_exr(path, static_cast<int>(i), clamp_negative));
-  return parts;
-}
-
-// The stored motion of the first `frames` frames; the store must cover the whole sequence
-// (all of it when max_frames is 0, at least `frames` otherwise).
-std::vector<Tensor> read_flow(const std::string& spec, size_t frames, int64_t max_frames) {
-  const std::string loc = flow_location(spec);
+// How many frames of motion are stored at loc (a folder of flow_NNNN.exr or a multi-part EXR).
+size_t stored_flow_frames(const std::string& loc) {
   std::error_code ec;
-  if (loc.empty() || !fs::exists(loc, ec)) return {};
-  std::vector<Tensor> flow;
-  size_t stored = 0;
-  if (fs::is_directory(loc, ec)) {
-    std::vector<std::string> files = expand_pattern((fs::path(loc) / "flow_%04d.exr").string());
-    stored = files.size();
-    files.resize(std::min(files.size(), frames));
-    for (const std::string& f : files) flow.push_back(read_exr(f, 0, false));  // signed: no clamp
-  } else {
-    stored = static_cast<size_t>(exr_part_count(loc));
-    flow = read_exr_parts_upto(loc, std::min(stored, frames), false);
-  }
-  STEADY_CHECK(max_frames > 0 ? stored >= frames : stored == frames, "sequence '", spec,
-               "': the motion in '", loc, "' has ", stored, " frames, the sequence ", frames);
-  for (const Tensor& f : flow)
-    STEADY_CHECK(f.dim() == 3 && f.size(0) == 3, "sequence '", spec, "': the motion in '", loc,
-                 "' is not 3-channel (dx, dy, valid)");
-  return flow;
+  if (fs::is_directory(loc, ec)) return expand_pattern((fs::path(loc) / "flow_%04d.exr").string()).size();
+  return static_cast<size_t>(exr_part_count(loc));
+}
+
+Tensor read_flow_frame(const std::string& loc, int64_t t) {
+  std::error_code ec;
+  char name[32];
+  std::snprintf(name, sizeof name, "flow_%04lld.exr", static_cast<long long>(t));
+  // Signed data: no clamp.
+  return fs::is_directory(loc, ec) ? read_exr((fs::path(loc) / name).string(), 0, false)
+                                   : read_exr(loc, static_cast<int>(t), false);
 }
 
 }  // namespace
@@ -187,55 +155,101 @@ std::vector<Tensor> read_video_frames(const std::string& path, double* fps,
   return read_video(path, fps, opt);
 }
 
-Sequence read_sequence(const std::string& spec, const SequenceReadOptions& opt) {
+SequenceInfo probe_sequence(const std::string& spec, const SequenceReadOptions& opt) {
   STEADY_CHECK(opt.max_frames >= 0, "cannot read sequence '", spec, "': max_frames must be >= 0, got ",
                opt.max_frames);
-  Sequence seq;
-  seq.source = spec;
-  seq.kind = sequence_kind(spec);
-  switch (seq.kind) {
+  SequenceInfo info;
+  info.kind = sequence_kind(spec);
+  const auto keep = [&](int64_t n) { return opt.max_frames > 0 ? std::min(n, opt.max_frames) : n; };
+  switch (info.kind) {
     case SequenceKind::Pattern:
-      seq.files = expand_pattern(spec);
+      info.files = expand_pattern(spec);
       break;
     case SequenceKind::Folder:
-      seq.files = list_images(spec);
-      STEADY_CHECK(!seq.files.empty(), "cannot read sequence '", spec,
+      info.files = list_images(spec);
+      STEADY_CHECK(!info.files.empty(), "cannot read sequence '", spec,
                    "': the folder holds no image files (.exr .hdr .png .jpg)");
       break;
     case SequenceKind::MultipartExr:
+      info.frames = keep(exr_part_count(spec));
+      info.hdr = true;
+      info.fps = read_exr_info(spec).fps;
+      break;
     case SequenceKind::SingleImage:
-      seq.files = {spec};
+      info.files = {spec};
       break;
     case SequenceKind::Video: {
-      VideoReadOptions vopt;
-      vopt.max_frames = opt.max_frames;
-      vopt.max_side = opt.video_max_side;
-      seq.files = {spec};
-      seq.frames = read_video_frames(spec, &seq.fps, vopt);
-      for (Tensor& f : seq.frames) f = convert_channels(f, opt.channels, "'" + spec + "'");
-      return seq;
+      const VideoInfo v = probe_video(spec);
+      info.frames = v.frames > 0 ? keep(v.frames) : opt.max_frames;
+      info.fps = v.fps;
+      return info;  // no stored motion for videos
     }
   }
-  const auto keep = [&](size_t n) {
-    return opt.max_frames > 0 ? std::min(n, static_cast<size_t>(opt.max_frames)) : n;
+  if (!info.files.empty()) {
+    info.files.resize(static_cast<size_t>(keep(static_cast<int64_t>(info.files.size()))));
+    info.frames = static_cast<int64_t>(info.files.size());
+    info.hdr = has_hdr_extension(info.files[0]) || is_exr_file(info.files[0]);
+    info.fps = fps_of(info.files[0]);
+  }
+  const std::string loc = opt.load_flow ? flow_location(spec) : std::string();
+  std::error_code ec;
+  if (!loc.empty() && fs::exists(loc, ec)) {
+    info.flow = loc;
+    const size_t stored = stored_flow_frames(loc);
+    const size_t frames = static_cast<size_t>(info.frames);
+    STEADY_CHECK(opt.max_frames > 0 ? stored >= frames : stored == frames, "sequence '", spec,
+                 "': the motion in '", loc, "' has ", stored, " frames, the sequence ", frames);
+  }
+  return info;
+}
+
+int64_t for_each_frame(const std::string& spec, const SequenceReadOptions& opt,
+                       const FrameCallback& on_frame, const SequenceInfo* probed) {
+  const SequenceInfo info = probed ? *probed : probe_sequence(spec, opt);
+  Shape first;
+  const auto deliver = [&](int64_t t, Tensor frame, const std::string& name) {
+    frame = convert_channels(frame, opt.channels, "'" + spec + "'");
+    if (t == 0) first = frame.shape();
+    STEADY_CHECK(frame.shape() == first, "sequence '", spec, "': frame ", t, " ('", name, "') is ",
+                 shape_str(frame.shape()), " but frame 0 is ", shape_str(first));
+    Tensor flow;
+    if (!info.flow.empty()) {
+      flow = read_flow_frame(info.flow, t);
+      STEADY_CHECK(flow.dim() == 3 && flow.size(0) == 3, "sequence '", spec, "': the motion in '",
+                   info.flow, "' is not 3-channel (dx, dy, valid)");
+      STEADY_CHECK(flow.size(1) == frame.size(1) && flow.size(2) == frame.size(2), "sequence '",
+                   spec, "': the stored motion is ", shape_str(flow.shape()),
+                   " but the frames are ", shape_str(frame.shape()));
+    }
+    on_frame(t, frame, flow);
   };
-  if (seq.kind != SequenceKind::MultipartExr) seq.files.resize(keep(seq.files.size()));
-  if (seq.kind == SequenceKind::MultipartExr) {
-    seq.frames = read_exr_parts_upto(spec, keep(static_cast<size_t>(exr_part_count(spec))), true);
-    for (Tensor& f : seq.frames) f = convert_channels(f, opt.channels, "'" + spec + "'");
-  } else {
-    seq.frames = read_files(seq.files, opt.channels);
+  if (info.kind == SequenceKind::Video) {
+    VideoReadOptions vopt;
+    vopt.max_frames = opt.max_frames;
+    vopt.max_side = opt.video_max_side;
+    return read_video(spec, vopt, [&](int64_t t, Tensor f) { deliver(t, std::move(f), "video frame"); });
   }
-  check_shapes(seq.frames, seq.kind == SequenceKind::MultipartExr ? std::vector<std::string>{}
-                                                                   : seq.files, spec);
-  seq.fps = fps_of(seq.files[0]);
-  if (opt.load_flow) {
-    seq.flow = read_flow(spec, seq.frames.size(), opt.max_frames);
-    for (const Tensor& f : seq.flow)
-      STEADY_CHECK(f.size(1) == seq.frames[0].size(1) && f.size(2) == seq.frames[0].size(2),
-                   "sequence '", spec, "': the stored motion is ", shape_str(f.shape()),
-                   " but the frames are ", shape_str(seq.frames[0].shape()));
+  if (info.kind == SequenceKind::MultipartExr) {
+    for (int64_t t = 0; t < info.frames; ++t)
+      deliver(t, read_exr(spec, static_cast<int>(t), true), "part " + std::to_string(t));
+    return info.frames;
   }
+  for (int64_t t = 0; t < info.frames; ++t)
+    deliver(t, read_image(info.files[t], 0), info.files[t]);
+  return info.frames;
+}
+
+Sequence read_sequence(const std::string& spec, const SequenceReadOptions& opt) {
+  const SequenceInfo info = probe_sequence(spec, opt);
+  Sequence seq;
+  seq.source = spec;
+  seq.kind = info.kind;
+  seq.files = info.files.empty() ? std::vector<std::string>{spec} : info.files;
+  seq.fps = info.fps;
+  for_each_frame(spec, opt, [&](int64_t, const Tensor& frame, const Tensor& flow) {
+    seq.frames.push_back(frame);
+    if (flow.defined()) seq.flow.push_back(flow);
+  }, &info);
   return seq;
 }
 

@@ -14,6 +14,7 @@
 //   multi-part FILE.exr:              FILE.flow.exr, one part per frame
 // in the layout of data/metrics.h (dx, dy, valid).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,25 @@ struct SequenceReadOptions {
   int64_t video_max_side = 0;  // video files only, > 0: ffmpeg scales frames down so that the
                                // longer side is at most this (area filter, aspect kept)
 };
+
+// What a sequence is, learned without decoding its frames (a video file is probed).
+struct SequenceInfo {
+  SequenceKind kind = SequenceKind::Folder;
+  std::vector<std::string> files;  // folder, pattern: the frames' files (max_frames applied)
+  int64_t frames = 0;              // frames that will be read; 0 when unknown (some videos)
+  double fps = 0;                  // 0: the source does not say
+  bool hdr = false;                // linear radiance (EXR, Radiance HDR), not display values
+  std::string flow;                // the stored motion's folder or file, "" when none
+};
+SequenceInfo probe_sequence(const std::string& spec, const SequenceReadOptions& opt = {});
+
+// Reads a sequence one frame at a time, with the checks of read_sequence: on_frame(t, frame,
+// flow) in frame order, flow [3,H,W] or undefined when no motion is stored. Memory holds one
+// frame whatever the length. `probed`: probe_sequence's answer when the caller has it already.
+// Returns the number of frames.
+using FrameCallback = std::function<void(int64_t, const Tensor&, const Tensor&)>;
+int64_t for_each_frame(const std::string& spec, const SequenceReadOptions& opt,
+                       const FrameCallback& on_frame, const SequenceInfo* probed = nullptr);
 
 // Which form spec has (the file system is consulted: a folder, a file's first bytes).
 SequenceKind sequence_kind(const std::string& spec);

@@ -398,6 +398,20 @@ std::string rate_string(double fps) {
 
 }  // namespace
 
+int run_program(const std::vector<std::string>& argv, std::string* err) {
+  std::string collected;
+  int rc = 127;
+  try {
+    std::unique_ptr<Child> c = spawn(argv, false, false, argv.empty() ? "run" : argv[0]);
+    pump_output(*c, collected, nullptr);
+    rc = c->wait();
+  } catch (const Error& e) {
+    collected = e.what();
+  }
+  if (err) *err = collected;
+  return rc;
+}
+
 bool ffmpeg_available() { return !find_program("ffmpeg").empty() && !find_program("ffprobe").empty(); }
 
 VideoInfo probe_video(const std::string& path) {
@@ -408,6 +422,17 @@ VideoInfo probe_video(const std::string& path) {
 
 std::vector<Tensor> read_video(const std::string& path, double* fps, const VideoReadOptions& opt) {
   if (fps) *fps = 0;
+  std::vector<Tensor> frames;
+  double rate = 0;
+  read_video(path, opt, [&](int64_t, Tensor f) { frames.push_back(std::move(f)); },
+             [&](const VideoInfo& info) { rate = info.fps; });
+  if (fps) *fps = rate;
+  return frames;
+}
+
+int64_t read_video(const std::string& path, const VideoReadOptions& opt,
+                   const std::function<void(int64_t, Tensor)>& on_frame,
+                   const std::function<void(const VideoInfo&)>& on_start) {
   STEADY_CHECK(opt.max_frames >= 0 && opt.max_side >= 0, video_error_prefix("read", path),
                ": max_frames and max_side must be >= 0");
   require_video_file(path);
@@ -435,11 +460,16 @@ std::vector<Tensor> read_video(const std::string& path, double* fps, const Video
     }
     c = spawn(with_output(argv), false, true, video_error_prefix("read", path));
   }
+  if (on_start) {
+    VideoInfo decoded = info;
+    decoded.width = w, decoded.height = h;
+    on_start(decoded);
+  }
   const int64_t plane = w * h;
   const size_t frame_bytes = static_cast<size_t>(plane) * 3;
   std::vector<unsigned char> partial;
   partial.reserve(frame_bytes);
-  std::vector<Tensor> frames;
+  int64_t count = 0;
   std::string err;
   pump_output(*c, err, [&](const char* p, size_t n) {
     while (n > 0) {
@@ -448,12 +478,12 @@ std::vector<Tensor> read_video(const std::string& path, double* fps, const Video
       p += take;
       n -= take;
       if (partial.size() < frame_bytes) continue;
-      if (opt.max_frames == 0 || static_cast<int64_t>(frames.size()) < opt.max_frames) {
+      if (opt.max_frames == 0 || count < opt.max_frames) {
         Tensor t = Tensor::empty({3, h, w});
         float* o = t.data<float>();
         for (int64_t k = 0; k < plane; ++k)
           for (int64_t ch = 0; ch < 3; ++ch) o[ch * plane + k] = partial[k * 3 + ch] * (1.0f / 255.0f);
-        frames.push_back(std::move(t));
+        on_frame(count++, std::move(t));
       }
       partial.clear();
     }
@@ -468,82 +498,105 @@ std::vector<Tensor> read_video(const std::string& path, double* fps, const Video
   const std::string damage = damage_report(err);
   if (!damage.empty()) fail(prefix, ": truncated or corrupt (ffmpeg: ", damage, ")");
   if (!partial.empty())
-    fail(prefix, ": truncated or corrupt (the stream ends inside frame ", frames.size(), ")");
-  if (frames.empty()) fail(prefix, ": truncated or corrupt (ffmpeg decoded no frame)");
+    fail(prefix, ": truncated or corrupt (the stream ends inside frame ", count, ")");
+  if (count == 0) fail(prefix, ": truncated or corrupt (ffmpeg decoded no frame)");
   // A file cut between two packets decodes without a word; its header still counts the frames
   // it had. One frame of slack: an MP4 edit list can hide one.
   const int64_t expected = opt.max_frames > 0 ? std::min(opt.max_frames, info.frames) : info.frames;
-  const int64_t got = static_cast<int64_t>(frames.size());
-  if (expected > 0 && got + 1 < expected)
-    fail(prefix, ": truncated (the container lists ", info.frames, " frames, ffmpeg decoded ", got, ")");
-  if (fps) *fps = info.fps;
-  return frames;
+  if (expected > 0 && count + 1 < expected)
+    fail(prefix, ": truncated (the container lists ", info.frames, " frames, ffmpeg decoded ", count, ")");
+  return count;
 }
 
 void write_video(const std::string& path, const std::vector<Tensor>& frames, double fps,
                  const VideoWriteOptions& opt) {
-  const std::string prefix = video_error_prefix("write", path);
-  STEADY_CHECK(!frames.empty(), prefix, ": no frames to write");
-  STEADY_CHECK(std::isfinite(fps) && fps > 0 && fps <= 1000, prefix, ": fps must be in (0, 1000], got ", fps);
-  STEADY_CHECK(opt.crf >= 0 && opt.crf <= 51, prefix, ": crf must be in [0, 51], got ", opt.crf);
-  for (size_t t = 0; t < frames.size(); ++t) {
-    const Tensor& f = frames[t];
-    STEADY_CHECK(f.defined() && f.dim() == 3 && (f.size(0) == 1 || f.size(0) == 3) &&
-                     f.device() == Device::CPU,
-                 prefix, ": frame ", t, " must be a CPU tensor [3,H,W] or [1,H,W], got ",
-                 f.defined() ? f.str() : std::string("an undefined tensor"));
-    STEADY_CHECK(f.size(1) == frames[0].size(1) && f.size(2) == frames[0].size(2), prefix,
-                 ": frame ", t, " is ", f.str(), " but frame 0 is ", frames[0].str());
-  }
-  require_ffmpeg("write", path);
-  const int64_t h = frames[0].size(1), w = frames[0].size(2);
-  const std::string ext = lower_extension(path);
-  const Encoders& enc = ffmpeg_encoders();
-  // Lossless RGB is written at the frames' size; yuv420p needs even sides.
-  const bool mp4_like = ext == ".mp4" || ext == ".mov" || ext == ".m4v";
-  const bool pad = !opt.lossless;
-  const int64_t pw = pad ? w + (w & 1) : w, ph = pad ? h + (h & 1) : h;
-  std::vector<std::string> argv = {"ffmpeg", "-nostdin", "-v", "error", "-y",
-                                   "-f", "rawvideo", "-pix_fmt", "rgb24",
-                                   "-s", std::to_string(pw) + "x" + std::to_string(ph),
-                                   "-r", rate_string(fps), "-i", "pipe:0", "-an"};
-  if (opt.lossless) {
-    if (mp4_like) {
-      STEADY_CHECK(enc.x264rgb, prefix, ": lossless ", ext,
-                   " needs ffmpeg's libx264rgb encoder; write .mkv or .avi (FFV1) instead");
-      argv.insert(argv.end(), {"-c:v", "libx264rgb", "-qp", "0", "-pix_fmt", "rgb24"});
-    } else {
-      argv.insert(argv.end(), {"-c:v", "ffv1", "-pix_fmt", "bgr0"});
-    }
-  } else if (enc.x264) {
-    argv.insert(argv.end(), {"-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", std::to_string(opt.crf)});
-  } else {
-    argv.insert(argv.end(), {"-c:v", "mpeg4", "-pix_fmt", "yuv420p", "-q:v", "2"});
-  }
-  if (mp4_like) argv.insert(argv.end(), {"-movflags", "+faststart"});
-  argv.push_back(ffmpeg_name(path));
+  STEADY_CHECK(!frames.empty(), video_error_prefix("write", path), ": no frames to write");
+  VideoWriter writer(path, fps, opt);
+  for (const Tensor& f : frames) writer.write(f);
+  writer.close();
+}
 
-  std::unique_ptr<Child> c = spawn(argv, true, false, prefix);
+struct VideoWriter::Process {
+  std::unique_ptr<Child> child;
   std::string err;
   bool complete = true;
+};
+
+VideoWriter::VideoWriter(std::string path, double fps, VideoWriteOptions opt)
+    : path_(std::move(path)), fps_(fps), opt_(opt) {
+  const std::string prefix = video_error_prefix("write", path_);
+  STEADY_CHECK(std::isfinite(fps) && fps > 0 && fps <= 1000, prefix, ": fps must be in (0, 1000], got ", fps);
+  STEADY_CHECK(opt.crf >= 0 && opt.crf <= 51, prefix, ": crf must be in [0, 51], got ", opt.crf);
+  require_ffmpeg("write", path_);
+}
+
+VideoWriter::~VideoWriter() {
+  try {
+    close();
+  } catch (const Error&) {
+  }
+}
+
+void VideoWriter::write(const Tensor& f) {
+  const std::string prefix = video_error_prefix("write", path_);
+  STEADY_CHECK(f.defined() && f.dim() == 3 && (f.size(0) == 1 || f.size(0) == 3) &&
+                   f.device() == Device::CPU,
+               prefix, ": frame ", frames_, " must be a CPU tensor [3,H,W] or [1,H,W], got ",
+               f.defined() ? f.str() : std::string("an undefined tensor"));
+  if (!process_) {
+    width_ = f.size(2), height_ = f.size(1);
+    const std::string ext = lower_extension(path_);
+    const Encoders& enc = ffmpeg_encoders();
+    // Lossless RGB is written at the frames' size; yuv420p needs even sides.
+    const bool mp4_like = ext == ".mp4" || ext == ".mov" || ext == ".m4v";
+    const bool pad = !opt_.lossless;
+    padded_width_ = pad ? width_ + (width_ & 1) : width_;
+    padded_height_ = pad ? height_ + (height_ & 1) : height_;
+    std::vector<std::string> argv = {"ffmpeg", "-nostdin", "-v", "error", "-y",
+                                     "-f", "rawvideo", "-pix_fmt", "rgb24",
+                                     "-s", std::to_string(padded_width_) + "x" + std::to_string(padded_height_),
+                                     "-r", rate_string(fps_), "-i", "pipe:0", "-an"};
+    if (opt_.lossless) {
+      if (mp4_like) {
+        STEADY_CHECK(enc.x264rgb, prefix, ": lossless ", ext,
+                     " needs ffmpeg's libx264rgb encoder; write .mkv or .avi (FFV1) instead");
+        argv.insert(argv.end(), {"-c:v", "libx264rgb", "-qp", "0", "-pix_fmt", "rgb24"});
+      } else {
+        argv.insert(argv.end(), {"-c:v", "ffv1", "-pix_fmt", "bgr0"});
+      }
+    } else if (enc.x264) {
+      argv.insert(argv.end(), {"-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", std::to_string(opt_.crf)});
+    } else {
+      argv.insert(argv.end(), {"-c:v", "mpeg4", "-pix_fmt", "yuv420p", "-q:v", "2"});
+    }
+    if (mp4_like) argv.insert(argv.end(), {"-movflags", "+faststart"});
+    argv.push_back(ffmpeg_name(path_));
+    process_ = std::make_unique<Process>();
+    process_->child = spawn(argv, true, false, prefix);
+  }
+  STEADY_CHECK(f.size(1) == height_ && f.size(2) == width_, prefix, ": frame ", frames_, " is ",
+               f.str(), " but frame 0 is ", height_, "x", width_);
+  ++frames_;
+  if (!process_->complete) return;  // ffmpeg gave up; close() reports why
+  SigpipeGuard guard;
+  std::vector<unsigned char> bytes;
+  append_rgb24(bytes, f, padded_width_, padded_height_);
+  process_->complete = pump_input(*process_->child, process_->err, bytes);
+}
+
+void VideoWriter::close() {
+  if (!process_) return;
+  std::unique_ptr<Process> p = std::move(process_);
   {
     SigpipeGuard guard;
-    std::vector<unsigned char> bytes;
-    for (const Tensor& f : frames) {
-      bytes.clear();
-      append_rgb24(bytes, f, pw, ph);
-      if (!pump_input(*c, err, bytes)) {
-        complete = false;
-        break;
-      }
-    }
-    Child::close_fd(c->in);
+    Child::close_fd(p->child->in);
   }
-  pump_output(*c, err, nullptr);
-  const int rc = c->wait();
-  const std::string why = first_line(err);
-  if (rc != 0 || !complete)
-    fail(prefix, ": ffmpeg failed (", why.empty() ? "exit code " + std::to_string(rc) : why, ")");
+  pump_output(*p->child, p->err, nullptr);
+  const int rc = p->child->wait();
+  const std::string why = first_line(p->err);
+  if (rc != 0 || !p->complete)
+    fail(video_error_prefix("write", path_), ": ffmpeg failed (",
+         why.empty() ? "exit code " + std::to_string(rc) : why, ")");
 }
 
 }  // namespace steady

@@ -21,6 +21,8 @@
 // exact 8-bit RGB at the frames' size (libx264rgb -qp 0 in .mp4/.mov, FFV1 otherwise).
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,13 +47,44 @@ struct VideoWriteOptions {
   int crf = 18;  // libx264 quality when not lossless (0 best .. 51 worst)
 };
 
+// Runs a program (argv[0] looked up on PATH, no shell) to its end; its stderr is collected
+// into *err. Returns the exit code (128 + signal; 127 when it cannot start).
+int run_program(const std::vector<std::string>& argv, std::string* err = nullptr);
+
 // True when both ffmpeg and ffprobe are found on PATH.
 bool ffmpeg_available();
 
 VideoInfo probe_video(const std::string& path);
 std::vector<Tensor> read_video(const std::string& path, double* fps = nullptr,
                                const VideoReadOptions& opt = {});
+// The same, one frame at a time: on_frame(t, frame) is called as each frame is decoded, so
+// memory holds one frame whatever the clip's length. on_start (optional) gets the probe's answer
+// (the decoded size and fps) before the first frame. Returns the number of frames.
+int64_t read_video(const std::string& path, const VideoReadOptions& opt,
+                   const std::function<void(int64_t, Tensor)>& on_frame,
+                   const std::function<void(const VideoInfo&)>& on_start = nullptr);
 void write_video(const std::string& path, const std::vector<Tensor>& frames, double fps,
                  const VideoWriteOptions& opt = {});
+
+// The same, one frame at a time (memory holds one frame): the first write() fixes the size and
+// starts ffmpeg, close() finishes the file (the destructor closes too, without reporting errors).
+class VideoWriter {
+ public:
+  VideoWriter(std::string path, double fps, VideoWriteOptions opt = {});
+  ~VideoWriter();
+  VideoWriter(const VideoWriter&) = delete;
+  VideoWriter& operator=(const VideoWriter&) = delete;
+  void write(const Tensor& frame);
+  void close();
+  int64_t frames() const { return frames_; }
+
+ private:
+  struct Process;
+  std::string path_;
+  double fps_;
+  VideoWriteOptions opt_;
+  std::unique_ptr<Process> process_;
+  int64_t frames_ = 0, width_ = 0, height_ = 0, padded_width_ = 0, padded_height_ = 0;
+};
 
 }  // namespace steady

@@ -136,4 +136,15 @@ RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Te
   return out;
 }
 
+double transform_equivariance_error(const Tensor& x, const Tensor& fx, const Tensor& mask,
+                                    const Network& net, double transform_scale, Rng& rng) {
+  Backend& be = backend_of(x);
+  const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
+  const Tensor matrix = random_transform_matrices(B, H, W, transform_scale, rng, x.device(), x.dtype());
+  const Tensor ftx = net(Var(be.warp_affine_forward(x, matrix))).value();
+  Tensor counted = be.warp_valid_mask(matrix, B, H, W);
+  if (mask.defined()) counted = be.binary(BinaryOp::Mul, be.warp_affine_forward(mask, matrix), counted);
+  return be.reg_loss(RegKind::TransInv, fx, ftx, fx, matrix, counted).loss.item();
+}
+
 }  // namespace steady

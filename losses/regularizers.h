@@ -38,4 +38,11 @@ RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Te
                                  const Tensor& mask, const Network& net,
                                  const ReconstructionLoss& rec, Rng& rng);
 
+// The error the trans-inv regularizer optimizes, as a measure on held-out frames: one T per frame
+// of x [B,C,H,W] (Table 1's ranges times transform_scale, from rng), net run on T(x), and
+// ||f(T x) - T f(x)||^2 averaged over the elements counted as the trans-inv loss counts them (the
+// warp's valid area, times T(mask) when a mask [B,1,H,W] is given). fx = net(x), already known.
+double transform_equivariance_error(const Tensor& x, const Tensor& fx, const Tensor& mask,
+                                    const Network& net, double transform_scale, Rng& rng);
+
 }  // namespace steady

@@ -11,6 +11,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "data/video.h"
 #include "engine/checkpoint.h"
 #include "models/hdr_autoencoder.h"
 
@@ -115,16 +118,61 @@ TEST_CASE("tools: --summary prints the layer table and the parameter count") {
   CHECK(r.output.find("parameters: " + std::to_string(m.parameter_count())) != std::string::npos);
 }
 
-TEST_CASE("tools: eval_video reports PSNR, smoothness and warping error") {
+TEST_CASE("tools: train_hdr DATA takes gen_procedural's folder, eval_video scores every row") {
   fs::path out = workdir() / "eval";
-  Run t = run(kTrain + (workdir() / "data/train").string() + " --epochs 1 --out " + out.string());
+  // The promised command: the data folder itself, whose images are in train/.
+  Run t = run(kTrain + (workdir() / "data").string() + " --epochs 1 --out " + out.string());
+  INFO(t.output);
   REQUIRE(t.code == 0);
+  CHECK(t.output.find("training on") != std::string::npos);
   Run r = run("./eval_video " + (workdir() / "data/test/seq_000").string() + " --device cpu --json --model " +
               (out / "last.safetensors").string());
   INFO(r.output);
   REQUIRE(r.code == 0);
-  CHECK(r.output.find("\"smoothness\"") != std::string::npos);
-  CHECK(r.output.find("\"warping_error\": null") == std::string::npos);  // motion is known
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  const nlohmann::json& rows = j["sequences"][0]["rows"];
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0]["name"] == "input");
+  CHECK(rows[1]["name"] == "m1");
+  CHECK(rows[2]["name"] == "reference");
+  for (const char* key : {"psnr", "s", "s_sat", "s_gt", "s_all", "hf", "flicker", "warp", "equiv"}) {
+    CAPTURE(key);
+    CHECK(rows[1]["values"][key].is_number());  // motion is known: a warping error too
+  }
+  CHECK(rows[2]["values"]["s"].get<double>() == doctest::Approx(1.0));
+}
+
+TEST_CASE("tools: eval_video measures a sequence on its own: a multi-part EXR, a video") {
+  fs::path d = workdir() / "alone";
+  Run g = run("./gen_procedural " + d.string() + " --train 0 --test-seqs 1 --frames 10 --size 32 --multipart --quiet");
+  INFO(g.output);
+  REQUIRE(g.code == 0);
+  Run r = run("./eval_video " + (d / "test/seq_000.exr").string() + " --json");
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  nlohmann::json row = nlohmann::json::parse(r.output)["sequences"][0]["rows"][0];
+  CHECK(row["name"] == "sequence");
+  CHECK(row["values"]["hf"].get<double>() > 0);
+  CHECK(row["values"]["flicker"].get<double>() > 0);
+  CHECK(row["values"]["warp"].is_number());
+  CHECK(row["values"]["s"].is_null());  // no reference
+  // Against itself as the reference: S = 1 and PSNR infinite (null in JSON).
+  Run self = run("./eval_video " + (d / "test/seq_000.exr").string() + " --json --ref " +
+                 (d / "test/seq_000.exr").string());
+  INFO(self.output);
+  REQUIRE(self.code == 0);
+  row = nlohmann::json::parse(self.output)["sequences"][0]["rows"][0];
+  CHECK(row["values"]["s"].get<double>() == doctest::Approx(1.0));
+  if (!ffmpeg_available()) return;
+  const fs::path clip = d / "clip.mp4";
+  std::vector<Tensor> frames;
+  for (int t = 0; t < 8; ++t) frames.push_back(Tensor::full({3, 16, 16}, 0.1 * t));
+  write_video(clip.string(), frames, 25);
+  Run v = run("./eval_video " + clip.string() + " --json");
+  INFO(v.output);
+  REQUIRE(v.code == 0);
+  row = nlohmann::json::parse(v.output)["sequences"][0]["rows"][0];
+  CHECK(row["values"]["flicker"].get<double>() == doctest::Approx(0.1).epsilon(0.05));
 }
 
 TEST_CASE("tools: train_color trains on photos and eval_video evaluates its colors") {
@@ -143,7 +191,7 @@ TEST_CASE("tools: train_color trains on photos and eval_video evaluates its colo
               " --device cpu --json --model " + (out / "last.safetensors").string());
   INFO(e.output);
   REQUIRE(e.code == 0);
-  CHECK(e.output.find("input (gray, a = b = 0)") != std::string::npos);
+  CHECK(e.output.find("input (grey, a = b = 0)") != std::string::npos);
   // infer colorizes a folder of photos into a folder of PNGs, one per input frame.
   Run inf = run("./infer " + (photos / "previews").string() + " " + (workdir() / "colorized").string() +
                 " --device cpu --model " + (out / "last.safetensors").string());

@@ -1,238 +1,261 @@
-// eval_video: how well and how stably models reconstruct video, HDR or colorization (the task
-// is read from each checkpoint; all models of one call share it).
-//   ./eval_video data/test/seq_000 --model runs/base/last.safetensors --model runs/jac/last.safetensors
-// SEQ is a folder of frames, a printf pattern (seq_%04d.exr), a multi-part EXR or a video file;
-// several SEQ arguments give a table per sequence and their mean. For each model and for the
-// input itself as a reference we report PSNR, the smoothness S of Eq. 9-10 (S > 1: smoother
-// than the ground truth) and the warping error (Lai et al.) where the true motion is stored.
-//   HDR: each sequence goes through the virtual camera with one exposure for all its frames
-//     (drawn from --seed); PSNR over the saturated pixels and S, both in the log domain
-//     (data/metrics.h). The input row reconstructs nothing: its HDR is the linearized LDR, x^2.
-//   Color: each frame is turned to L, colorized, and compared with its own colors on a and b,
-//     in the network's units ab/110 (PSNR with peak 2, the width of [-1, 1]). The input row is
-//     the gray frame itself (a = b = 0).
+// eval_video: how stable a video is, and how well and how stably models reconstruct it.
+//   ./eval_video seq.exr                                   the sequence measured itself
+//   ./eval_video out_frames/ --ref data/test/seq_000       another method's output against a reference
+//   ./eval_video data/test/seq_* --model runs/base/last.safetensors --model runs/jac/last.safetensors
+//   ./eval_video ... --report report/                      + report/index.html to look at
+// SEQ is a folder of frames, a printf pattern (seq_%04d.exr), a multi-part EXR or a video file.
+// Frames stream through the models and the measures (tools/lib/evaluation.h has the protocol),
+// so memory is bounded by the temporal filter's window whatever the length. Per sequence a
+// table, over several sequences the mean and standard deviation.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
-#include "data/camera.h"
-#include "data/color.h"
-#include "data/image_io.h"
-#include "data/metrics.h"
-#include "data/sequence.h"
-#include "engine/checkpoint.h"
-#include "models/hdr_autoencoder.h"
+#include "data/video.h"
 #include "tools/lib/cli.h"
-#include "tools/lib/inference.h"
+#include "tools/lib/evaluation.h"
 
 using namespace steady;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Row {
-  std::string name;
-  double psnr = NAN, smoothness = NAN, warping_error = NAN;
-};
-
-Row score_hdr(const std::string& name, const std::vector<Tensor>& pred_hdr,
-          const std::vector<Tensor>& gt_hdr, const std::vector<Tensor>& ldr,
-          const std::vector<Tensor>& flow, double fps) {
-  Row r{name};
-  SquaredError acc;
-  std::vector<Tensor> pred_log, gt_log;
-  for (size_t t = 0; t < pred_hdr.size(); ++t) {
-    add_hdr_saturated(acc, pred_hdr[t], gt_hdr[t], ldr[t]);
-    pred_log.push_back(hdr_log(pred_hdr[t]));
-    gt_log.push_back(hdr_log(gt_hdr[t]));
-  }
-  r.psnr = acc.psnr();
-  r.smoothness = smoothness(gt_log, pred_log, fps).s;
-  if (!flow.empty()) r.warping_error = warping_error(pred_log, flow).error;
-  return r;
+std::string cell(double v) {
+  if (std::isnan(v)) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, std::abs(v) >= 1e4 || (v != 0 && std::abs(v) < 1e-3) ? "%.3e" : "%.4f", v);
+  return b;
 }
 
-void print_table(const std::string& title, const std::vector<Row>& rows, const char* psnr_label) {
-  std::printf("\n%s\n", title.c_str());
-  std::printf("  %-40s %14s %14s %14s\n", "model", psnr_label, "smoothness S", "warp error");
-  for (const Row& r : rows) {
-    auto cell = [](double v) {
-      char b[32];
-      if (std::isnan(v)) return std::string("-");
-      std::snprintf(b, sizeof b, "%.4f", v);
-      return std::string(b);
-    };
-    std::printf("  %-40s %14s %14s %14s\n", r.name.c_str(), cell(r.psnr).c_str(),
-                cell(r.smoothness).c_str(), cell(r.warping_error).c_str());
+void print_table(const std::string& title, const std::vector<Column>& cols,
+                 const std::vector<std::string>& labels,
+                 const std::vector<std::vector<std::string>>& cells) {
+  size_t width = 10;
+  for (const std::string& l : labels) width = std::max(width, std::min<size_t>(l.size(), 48));
+  std::printf("\n%s\n  %-*s", title.c_str(), static_cast<int>(width), "");
+  std::vector<size_t> w;
+  for (size_t j = 0; j < cols.size(); ++j) {
+    size_t cw = std::string(cols[j].label).size();
+    for (const auto& row : cells) cw = std::max(cw, row[j].size());
+    w.push_back(cw);
+    std::printf("  %*s", static_cast<int>(cw), cols[j].label);
+  }
+  std::printf("\n");
+  for (size_t i = 0; i < labels.size(); ++i) {
+    std::string l = labels[i];
+    if (l.size() > width) l = "..." + l.substr(l.size() - width + 3);
+    std::printf("  %-*s", static_cast<int>(width), l.c_str());
+    for (size_t j = 0; j < cols.size(); ++j) std::printf("  %*s", static_cast<int>(w[j]), cells[i][j].c_str());
+    std::printf("\n");
   }
 }
 
-nlohmann::json to_json(const std::vector<Row>& rows) {
-  nlohmann::json a = nlohmann::json::array();
-  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  for (const Row& r : rows)
-    a.push_back({{"model", r.name}, {"psnr_saturated_db", num(r.psnr)},
-                 {"smoothness", num(r.smoothness)}, {"warping_error", num(r.warping_error)}});
-  return a;
+nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
+  return b;
 }
 
-fs::path output_dir(const Cli& cli, const std::string& spec, const std::string& model_path) {
-  fs::path dir = fs::path(cli.get("out")) / fs::path(spec).filename().replace_extension() /
-                 fs::path(model_path).parent_path().filename();
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string frame_name(size_t t) {
-  char name[32];
-  std::snprintf(name, sizeof name, "frame_%04zu", t);
-  return name;
-}
-
-std::vector<Row> evaluate_hdr(const Sequence& seq, const std::string& spec,
-                              std::vector<LoadedModel>& models, double fps, const Cli& cli,
-                              Device device, int chunk) {
-  Rng rng(static_cast<uint64_t>(cli.get_int("seed")));
-  CameraParams cam = sample_camera(seq.frames, rng);
-  cam.noise_std = 0;
-  std::vector<Tensor> ldr, gt, input_hdr;
-  for (const Tensor& f : seq.frames) {
-    ldr.push_back(apply_camera(f, cam));
-    gt.push_back(cpu_backend().scale_shift(f, cam.exposure, 0.0));
-    input_hdr.push_back(cpu_backend().binary(BinaryOp::Mul, ldr.back(), ldr.back()));
+// The report page from report.json: scripts/report.py (matplotlib for the plots).
+void render_report(const fs::path& dir) {
+  const fs::path script = fs::path(STEADY_SOURCE_DIR) / "scripts" / "report.py";
+  std::error_code ec;
+  if (!fs::exists(script, ec)) {
+    std::fprintf(stderr, "eval_video: %s is missing: wrote %s only\n", script.c_str(),
+                 (dir / "report.json").c_str());
+    return;
   }
-  std::vector<Row> rows{score_hdr("input (LDR, linearized)", input_hdr, gt, ldr, seq.flow, fps)};
-  for (LoadedModel& m : models) {
-    std::vector<Tensor> pred = hdr_from_log(run_model(*m.model, ldr, device, chunk));
-    rows.push_back(score_hdr(m.path, pred, gt, ldr, seq.flow, fps));
-    if (cli.get("out").empty()) continue;
-    fs::path dir = output_dir(cli, spec, m.path);
-    for (size_t t = 0; t < pred.size(); ++t) {
-      write_exr((dir / (frame_name(t) + ".exr")).string(), pred[t]);
-      // Preview: the exposure's clip point at white, gamma 2.2.
-      Tensor png = cpu_backend().unary(UnaryOp::Log, cpu_backend().scale_shift(pred[t], 1.0, 1e-8), 0.f);
-      png = cpu_backend().unary(UnaryOp::Exp, cpu_backend().scale_shift(png, 1 / 2.2, 0.0), 0.f);
-      write_png((dir / (frame_name(t) + ".png")).string(), png);
-    }
-  }
-  return rows;
-}
-
-// The top-left h x w of img [C,H,W].
-Tensor crop_top_left(const Tensor& img, int64_t h, int64_t w) {
-  const int64_t C = img.size(0), H = img.size(1), W = img.size(2);
-  if (h == H && w == W) return img;
-  Tensor out = Tensor::empty({C, h, w}, Device::CPU, img.dtype());
-  Tensor src = img.to(DType::F64);
-  std::vector<double> v = src.to_host(), o(C * h * w);
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) o[(c * h + y) * w + x] = v[(c * H + y) * W + x];
-  return Tensor::from_vector(o, {C, h, w}, Device::CPU, img.dtype());
-}
-
-Row score_color(const std::string& name, const std::vector<Tensor>& pred_ab,
-                const std::vector<Tensor>& gt_ab, const std::vector<Tensor>& flow, double fps) {
-  Row r{name};
-  r.psnr = psnr(pred_ab, gt_ab, 2.0);
-  r.smoothness = smoothness(gt_ab, pred_ab, fps).s;
-  if (!flow.empty()) r.warping_error = warping_error(pred_ab, flow).error;
-  return r;
-}
-
-std::vector<Row> evaluate_color(const Sequence& seq, const std::string& spec,
-                                std::vector<LoadedModel>& models, double fps, const Cli& cli,
-                                Device device, int chunk) {
-  // The network needs sizes that are multiples of 8: evaluate the top-left crop that is.
-  const int64_t H = seq.frames[0].size(1) / 8 * 8, W = seq.frames[0].size(2) / 8 * 8;
-  STEADY_CHECK(H > 0 && W > 0, spec, ": frames smaller than 8x8");
-  std::vector<Tensor> input, gt, gray;
-  for (const Tensor& f : seq.frames) {
-    ColorizationPair p = colorization_pair(crop_top_left(f, H, W));
-    input.push_back(p.input.to(DType::F32));
-    gt.push_back(p.target.to(DType::F32));
-    gray.push_back(Tensor::zeros({2, H, W}));
-  }
-  std::vector<Tensor> flow;
-  for (const Tensor& f : seq.flow) flow.push_back(crop_top_left(f, H, W));
-  std::vector<Row> rows{score_color("input (gray, a = b = 0)", gray, gt, flow, fps)};
-  for (LoadedModel& m : models) {
-    std::vector<Tensor> pred = run_model(*m.model, input, device, chunk);
-    rows.push_back(score_color(m.path, pred, gt, flow, fps));
-    if (cli.get("out").empty()) continue;
-    fs::path dir = output_dir(cli, spec, m.path);
-    for (size_t t = 0; t < pred.size(); ++t)
-      write_png((dir / (frame_name(t) + ".png")).string(), colorization_to_srgb(input[t], pred[t]));
-  }
-  return rows;
+  // Debian's interpreter first: python3-matplotlib is installed for it.
+  const std::string python = fs::exists("/usr/bin/python3", ec) ? "/usr/bin/python3" : "python3";
+  std::string err;
+  const int rc = run_program({python, script.string(), dir.string()}, &err);
+  if (!err.empty()) std::fprintf(stderr, "%s", err.c_str());
+  STEADY_CHECK(rc == 0, "the report page could not be made (", script.string(), " exit code ", rc, ")");
 }
 
 int eval_main(int argc, char** argv) {
-  Cli cli("eval_video", "SEQ [SEQ ...] --model CKPT [--model CKPT ...] [options]\n\n"
-                        "SEQ: a folder of frames, a printf pattern (seq_%04d.exr), a multi-part EXR or a video file");
+  Cli cli("eval_video", "SEQ [SEQ ...] [--model CKPT ...] [--ref REF] [options]\n\n"
+                        "SEQ: a folder of frames, a printf pattern (seq_%04d.exr), a multi-part EXR or a video file.\n"
+                        "Without --model the sequence itself is measured (against --ref when given).");
   cli.option("model", "", "a checkpoint to evaluate (repeat for several, side by side)");
+  cli.option("ref", "", "a reference sequence to compare SEQ with (no --model; one SEQ)");
   cli.option("fps", "", "frames per second (default: from the sequence, else 25)");
   cli.option("device", "auto", "auto, cpu or cuda");
-  cli.option("seed", "1", "seed of the virtual camera's exposure and curve");
+  cli.option("seed", "1", "seed of the virtual cameras (drawn per sequence, with its name) and the transforms");
   cli.option("batch", "8", "frames per forward pass");
-  cli.option("out", "", "write predicted frames (EXR) and PNG previews under this folder");
+  cli.option("out", "", "write predicted frames (EXR for HDR, and PNG previews) under this folder");
+  cli.option("report", "", "write an HTML report (tables, frames, difference images, profiles, video) into this folder");
+  cli.option("profile", "", "X,Y: a pixel whose values over time the report plots (repeat; default: where the first model flickers most)");
+  cli.option("profile-count", "3", "how many pixels to pick when no --profile is given");
   cli.option("max-frames", "0", "evaluate only the first N frames (0: all)");
   cli.option("max-side", "256", "video files: scale frames so the longer side is at most N (0: full size)");
+  cli.option("excess-gain", "1", "HDR diagnostics: scale each model's log output's excess over the input by K");
+  cli.option("equiv-every", "8", "measure the transform-equivariance error on every Nth frame (0: off)");
+  cli.option("transf-scale", "1", "scale of Table 1's transform ranges for the equivariance error");
   cli.flag("json", "print JSON instead of tables");
   if (!cli.parse(argc, argv)) return 0;
   STEADY_CHECK(!cli.positional().empty(), "expected at least one sequence (see --help)");
-  std::vector<std::string> model_paths = cli.get_all("model");
-  STEADY_CHECK(!model_paths.empty(), "expected at least one --model checkpoint");
-  Device device = parse_device(cli.get("device"));
-  int chunk = static_cast<int>(std::max<int64_t>(1, cli.get_int("batch")));
+
+  EvalOptions opt;
+  opt.device = parse_device(cli.get("device"));
+  opt.fps = cli.has("fps") ? cli.get_double("fps") : 0;
+  STEADY_CHECK(!cli.has("fps") || (std::isfinite(opt.fps) && opt.fps > 0), "--fps must be positive");
+  opt.seed = static_cast<uint64_t>(cli.get_int("seed"));
+  opt.batch = static_cast<int>(cli.get_int("batch"));
+  STEADY_CHECK(opt.batch >= 1 && opt.batch <= 4096, "--batch must be in [1, 4096]");
+  opt.max_frames = cli.get_int("max-frames");
+  opt.max_side = cli.get_int("max-side");
+  STEADY_CHECK(opt.max_frames >= 0 && opt.max_side >= 0, "--max-frames and --max-side must be >= 0");
+  opt.ref = cli.get("ref");
+  opt.excess_gain = cli.get_double("excess-gain");
+  STEADY_CHECK(std::isfinite(opt.excess_gain) && opt.excess_gain >= 0, "--excess-gain must be >= 0");
+  opt.equivariance_every = cli.get_int("equiv-every");
+  STEADY_CHECK(opt.equivariance_every >= 0, "--equiv-every must be >= 0");
+  opt.transform_scale = cli.get_double("transf-scale");
+  STEADY_CHECK(std::isfinite(opt.transform_scale) && opt.transform_scale > 0 && opt.transform_scale <= 10,
+               "--transf-scale must be in (0, 10]");
+  opt.out_dir = cli.get("out");
+  opt.report_dir = cli.get("report");
+  opt.profile_count = static_cast<int>(cli.get_int("profile-count"));
+  STEADY_CHECK(opt.profile_count >= 1 && opt.profile_count <= 16, "--profile-count must be in [1, 16]");
+  for (const std::string& p : cli.get_all("profile")) {
+    long long x = -1, y = -1;
+    char tail = 0;
+    STEADY_CHECK(std::sscanf(p.c_str(), "%lld,%lld%c", &x, &y, &tail) == 2 && x >= 0 && y >= 0,
+                 "--profile expects X,Y (pixel coordinates), got '", p, "'");
+    opt.profile_at.push_back({x, y});
+  }
 
   std::vector<LoadedModel> models;
-  for (const std::string& p : model_paths) models.push_back(load_model(p, device));
-  const std::string task = models[0].model->task();
-  const char* psnr_label = task == "hdr" ? "PSNR sat (dB)" : "PSNR ab (dB)";
+  for (const std::string& p : cli.get_all("model")) models.push_back(load_model(p, opt.device));
   for (const LoadedModel& m : models)
-    STEADY_CHECK(m.model->task() == task, "--model ", m.path, " is a ", m.model->task(),
-                 " model but ", models[0].path, " is a ", task, " model: evaluate them apart");
+    STEADY_CHECK(m.model->task() == models[0].model->task(), "--model ", m.path, " is a ",
+                 m.model->task(), " model but ", models[0].path, " is a ",
+                 models[0].model->task(), " model: evaluate them apart");
+  STEADY_CHECK(opt.ref.empty() || (models.empty() && cli.positional().size() == 1),
+               "--ref compares one sequence with a reference: give one SEQ and no --model");
+  if (!opt.report_dir.empty()) fs::create_directories(opt.report_dir);
 
-  nlohmann::json report = {{"sequences", nlohmann::json::array()}};
-  std::vector<std::vector<Row>> all;
+  std::vector<SequenceResult> results;
+  const bool json = cli.has("json");
   for (const std::string& spec : cli.positional()) {
-    SequenceReadOptions opt;
-    opt.channels = 3;
-    opt.max_frames = cli.get_int("max-frames");
-    opt.video_max_side = cli.get_int("max-side");
-    Sequence seq = read_sequence(spec, opt);
-    STEADY_CHECK(seq.frames.size() >= 2, spec, ": a video needs at least 2 frames, found ",
-                 seq.frames.size());
-    double fps = cli.has("fps") ? cli.get_double("fps") : (seq.fps > 0 ? seq.fps : 25.0);
-    STEADY_CHECK(fps > 0, "--fps must be positive");
-    std::vector<Row> rows = task == "hdr" ? evaluate_hdr(seq, spec, models, fps, cli, device, chunk)
-                                          : evaluate_color(seq, spec, models, fps, cli, device, chunk);
-    int64_t H = seq.frames[0].size(1), W = seq.frames[0].size(2);
-    char title[512];
-    std::snprintf(title, sizeof title, "%s: %zu frames, %lldx%lld, %.3g fps%s", spec.c_str(),
-                  seq.frames.size(), (long long)W, (long long)H, fps,
-                  seq.flow.empty() ? " (no stored motion: no warping error)" : "");
-    if (!cli.has("json")) print_table(title, rows, psnr_label);
-    report["sequences"].push_back({{"sequence", spec}, {"frames", seq.frames.size()},
-                                   {"fps", fps}, {"rows", to_json(rows)}});
-    all.push_back(rows);
-  }
-  if (all.size() > 1) {
-    std::vector<Row> mean = all[0];
-    for (size_t i = 0; i < mean.size(); ++i) {
-      double p = 0, s = 0, w = 0;
-      for (const auto& rows : all) p += rows[i].psnr, s += rows[i].smoothness, w += rows[i].warping_error;
-      double n = static_cast<double>(all.size());
-      mean[i].psnr = p / n, mean[i].smoothness = s / n, mean[i].warping_error = w / n;
+    const auto start = std::chrono::steady_clock::now();
+    results.push_back(evaluate_sequence(spec, models, opt));
+    const SequenceResult& r = results.back();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (json) continue;
+    if (cli.positional().size() > 4) {
+      std::fprintf(stderr, "eval_video: %zu/%zu %s (%lld frames, %.1f s)\n", results.size(),
+                   cli.positional().size(), spec.c_str(), static_cast<long long>(r.frames), secs);
+      continue;
     }
-    if (!cli.has("json"))
-      print_table("mean over " + std::to_string(all.size()) + " sequences", mean, psnr_label);
-    report["mean"] = to_json(mean);
+    char title[512];
+    std::snprintf(title, sizeof title, "%s: %lld frames, %lldx%lld, %.3g fps%s (%.1f s)", spec.c_str(),
+                  static_cast<long long>(r.frames), static_cast<long long>(r.width),
+                  static_cast<long long>(r.height), r.fps,
+                  r.has_motion ? "" : ", no stored motion (no warping error)", secs);
+    const std::vector<Column> cols = eval_columns(r.task, r.task == "sequence" && !opt.ref.empty());
+    std::vector<std::string> labels;
+    std::vector<std::vector<std::string>> cells;
+    for (const EvalRow& row : r.rows) {
+      labels.push_back(row.label);
+      cells.emplace_back();
+      for (const Column& c : cols) cells.back().push_back(cell(row.values.at(c.key)));
+    }
+    print_table(title, cols, labels, cells);
   }
-  if (cli.has("json")) std::printf("%s\n", report.dump(1).c_str());
+
+  // Mean and standard deviation (over sequences) of every value.
+  const SequenceResult& first = results[0];
+  const std::vector<Column> cols = eval_columns(first.task, first.task == "sequence" && !opt.ref.empty());
+  nlohmann::json mean_rows = nlohmann::json::array();
+  std::vector<std::string> labels;
+  std::vector<std::vector<std::string>> cells;
+  for (size_t i = 0; i < first.rows.size(); ++i) {
+    nlohmann::json values;
+    for (const auto& [key, unused] : first.rows[i].values) {
+      double s = 0, s2 = 0;
+      int n = 0;
+      for (const SequenceResult& r : results) {
+        if (i >= r.rows.size()) continue;
+        const double v = r.rows[i].values.at(key);
+        if (std::isfinite(v)) s += v, s2 += v * v, ++n;
+      }
+      const double m = n > 0 ? s / n : NAN;
+      const double sd = n > 1 ? std::sqrt(std::max(0.0, (s2 - n * m * m) / (n - 1))) : NAN;
+      values[key] = {{"mean", num(m)}, {"std", num(sd)}, {"n", n}};
+    }
+    mean_rows.push_back({{"name", first.rows[i].name}, {"label", first.rows[i].label}, {"values", values}});
+    labels.push_back(first.rows[i].label);
+    cells.emplace_back();
+    for (const Column& c : cols) {
+      const nlohmann::json& v = values[c.key];
+      std::string text = v["mean"].is_null() ? "-" : cell(v["mean"].get<double>());
+      if (!v["std"].is_null()) text += " +- " + cell(v["std"].get<double>());
+      cells.back().push_back(text);
+    }
+  }
+  if (results.size() > 1 && !json)
+    print_table("mean +- standard deviation over " + std::to_string(results.size()) + " sequences",
+                cols, labels, cells);
+
+  nlohmann::json out = {{"sequences", nlohmann::json::array()}};
+  for (const SequenceResult& r : results) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const EvalRow& row : r.rows) {
+      nlohmann::json values;
+      for (const auto& [k, v] : row.values) values[k] = num(v);
+      rows.push_back({{"name", row.name}, {"label", row.label}, {"model", row.label}, {"values", values}});
+    }
+    nlohmann::json s = {{"name", r.name}, {"sequence", r.source}, {"source", r.source},
+                        {"frames", r.frames}, {"width", r.width}, {"height", r.height},
+                        {"fps", r.fps}, {"task", r.task}, {"rows", rows}};
+    for (const auto& [k, v] : r.report.items()) s[k] = v;
+    out["sequences"].push_back(s);
+  }
+  if (results.size() > 1) out["mean"] = {{"sequences", results.size()}, {"rows", mean_rows}};
+  if (json) std::printf("%s\n", out.dump(1).c_str());
+
+  if (!opt.report_dir.empty()) {
+    nlohmann::json columns = nlohmann::json::array();
+    for (const Column& c : cols) columns.push_back({{"key", c.key}, {"label", c.label}});
+    std::string command;
+    for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+    out["title"] = "eval_video: " + std::to_string(results.size()) + " sequence(s), " +
+                   std::to_string(models.size()) + " model(s)";
+    out["task"] = first.task;
+    out["command"] = command;
+    out["date"] = now_utc();
+    out["columns"] = columns;
+    out["protocol"] = {
+        "S = sqrt(D(reference) / D(row)) (Eq. 9-10), D the energy left by a temporal Gaussian high-pass "
+        "(sigma 0.15 s); S > 1: smoother than the reference.",
+        "HDR: values in the log domain log(max(v, 0) + 1/255). 'sat' = pixels the LDR input saturates "
+        "(max channel > 0.95) in that frame; 'sat-union' = the same, widened to the union over the "
+        "Gaussian's support (+-3 sigma frames); 'gt-over' = pixels whose ground truth is above the "
+        "camera's clip point. PSNR over 'sat', pooled over frames.",
+        "Colorization: a and b of CIE Lab in the network's units ab/110, PSNR with peak 2.",
+        "HF rms = sqrt(D / counted elements); flicker = mean |v_t - v_{t-1}|; warp error: Lai et al., "
+        "with the stored true motion; equiv error = ||f(T x) - T f(x)||^2 on every Nth held-out frame "
+        "(Table 1 transforms), what the trans-inv regularizer minimizes.",
+        "The virtual camera is drawn once per sequence from --seed and the sequence's name."};
+    const fs::path manifest = fs::path(opt.report_dir) / "report.json";
+    {
+      std::ofstream f(manifest);
+      f << out.dump(1) << "\n";
+      STEADY_CHECK(f.good(), "cannot write ", manifest.string());
+    }
+    render_report(opt.report_dir);
+    if (!json) std::printf("\nreport: %s\n", (fs::path(opt.report_dir) / "index.html").c_str());
+  }
   return 0;
 }
 

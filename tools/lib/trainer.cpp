@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/image_io.h"
 #include "engine/checkpoint.h"
 #include "losses/regularizers.h"
 
@@ -145,8 +146,16 @@ int run_training(TrainTask& task, const Cli& cli) {
   STEADY_CHECK(reg.alpha >= 0 && reg.alpha <= 1, "--alpha must lie in [0, 1]");
   Device device = parse_device(cli.get("device"));
 
-  task.open(cli.positional()[0]);
-  STEADY_CHECK(task.size() >= static_cast<size_t>(batch), cli.positional()[0], " holds ",
+  // gen_procedural's output folder holds its training images in train/.
+  std::string data = cli.positional()[0];
+  std::error_code ec;
+  if (fs::is_directory(fs::path(data) / "train", ec) && list_images(data).empty()) {
+    data = (fs::path(data) / "train").string();
+    std::fprintf(stderr, "train_%s: %s holds no images; training on %s\n", task.task().c_str(),
+                 cli.positional()[0].c_str(), data.c_str());
+  }
+  task.open(data);
+  STEADY_CHECK(task.size() >= static_cast<size_t>(batch), data, " holds ",
                task.size(), " training images, fewer than --batch ", batch);
   const int64_t steps_per_epoch = static_cast<int64_t>(task.size()) / batch;
   const int64_t total_steps = steps_per_epoch * epochs;
@@ -161,7 +170,7 @@ int run_training(TrainTask& task, const Cli& cli) {
   nlohmann::json config = {{"task", task.task()}, {"reg", cli.get("reg")},
                            {"alpha", reg.alpha}, {"transf_scale", reg.transform_scale},
                            {"epochs", epochs}, {"batch", batch}, {"lr", adam_args.lr},
-                           {"size", size}, {"seed", seed}, {"data", cli.positional()[0]},
+                           {"size", size}, {"seed", seed}, {"data", data},
                            {"init", cli.get("init")}};
   int64_t step = 0;
   const std::string last = out + "/last.safetensors";
@@ -196,7 +205,7 @@ int run_training(TrainTask& task, const Cli& cli) {
 
   std::signal(SIGINT, on_sigint);
   std::fprintf(stderr, "training %s on %s: %zu images, %lld steps per epoch, --reg %s, device %s\n",
-               task.task().c_str(), cli.positional()[0].c_str(), task.size(),
+               task.task().c_str(), data.c_str(), task.size(),
                (long long)steps_per_epoch, cli.get("reg").c_str(), device_name(device));
   Progress progress(total_steps);
   auto run_start = std::chrono::steady_clock::now();
