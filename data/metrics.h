@@ -24,6 +24,27 @@
 // frame t-1: the backward flow), channel 2 validity (1: the point is visible in both frames and
 // moves with one motion; 0: occluded, disoccluded, mixed or outside). flow[0] is not used.
 // A pixel also counts only when x + d(x) lies inside [0, W-1] x [0, H-1].
+//
+// The protocol eval_video follows (tools/lib/evaluation.h runs it; docs/RESULTS.md shows what
+// each choice does), and why:
+// - HDR: S and PSNR over the saturated pixels only (the paper's Sec. 4.1, 4.3): elsewhere the
+//   network's output is the input passed through (the blend of Eq. 1 of HDR-CNN), so whole-frame
+//   S mostly measures the LDR input. The set is the pixels the LDR input saturates (max channel
+//   > tau = 0.95, where the blend starts), widened for S to the union over the Gaussian's support
+//   (frames t-R..t+R): D is a sum over each pixel's filtered time series, and a per-frame mask
+//   counts the residual of a highlight moving into or out of a pixel only on the frames it is
+//   saturated, on one side of the jump. The per-frame set and the set where the ground truth is
+//   above the clip point are reported beside it. All in the log domain the network predicts.
+// - Colorization: over a and b (Sec. 4.3), in ab/110.
+// - One virtual camera per sequence (exposure percentile pooled over its frames), drawn from
+//   the seed and the sequence's name, so sequences differ and a sequence scores the same in
+//   every run.
+// - Test sequences (data/procedural.h): features on smooth random paths, sometimes occluded by
+//   beams, slow enough (motion_scale) that the high-pass leaves little of the true motion.
+// - Reported over sequences as mean and standard deviation; the comparison that isolates a
+//   regularizer is against plain fine-tuning with the same schedule, not against the baseline;
+//   beside S, the transform-equivariance error ||f(T x) - T f(x)||^2 on held-out frames (what
+//   trans-inv minimizes).
 #pragma once
 #include <deque>
 #include <functional>

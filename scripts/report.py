@@ -308,7 +308,7 @@ def page(m, plots):
             where = f", crop x {crop[0]}, y {crop[1]}, {crop[2]}x{crop[3]}" if crop else ""
             scale = f"<p class=\"note\">scale: {e(diff['scale'])}</p>" if diff.get("scale") else ""
             frame = "" if diff.get("frame") is None else f", frame {diff['frame']:g}"
-            out.append(f"<h3>difference to the reference{frame}{e(where)}</h3>"
+            out.append(f"<h3>change from the previous frame{frame}{e(where)}</h3>"
                        + scale
                        + figures(diff["images"], labels, shown_width(crop[2] if crop else None)))
         for base, title in plots.get(seq["name"], []):
@@ -316,7 +316,7 @@ def page(m, plots):
                        f"<p><a href=\"{url(base + '.svg')}\">SVG</a></p>")
         if seq.get("video"):
             v = url(seq["video"])
-            out.append(f"<h3>video</h3><video controls loop muted src=\"{v}\">"
+            out.append(f"<h3>video (the rows side by side, in table order)</h3><video controls loop muted src=\"{v}\">"
                        f"</video><p><a href=\"{v}\">{e(seq['video'])}</a></p>")
         out.append("</section>")
     out.append("</body></html>\n")

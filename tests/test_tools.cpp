@@ -205,6 +205,39 @@ TEST_CASE("tools: train_color trains on photos and eval_video evaluates its colo
   CHECK(wrong.output.find("is a color model, not hdr") != std::string::npos);
 }
 
+TEST_CASE("tools: infer streams to a folder, a video of any container, an image; never onto IN") {
+  fs::path run_dir = workdir() / "infer_hdr";
+  Run t = run(kTrain + (workdir() / "data").string() + " --epochs 1 --out " + run_dir.string());
+  REQUIRE(t.code == 0);
+  const std::string model = " --device cpu --model " + (run_dir / "last.safetensors").string();
+  // HDR frames are not the LDR input the HDR model takes: one clear line.
+  Run radiance = run("./infer " + (workdir() / "data/test/seq_000").string() + " " +
+                     (workdir() / "hdr_bad").string() + model);
+  CHECK(radiance.code == 1);
+  CHECK(radiance.output.find("LDR input in [0, 1]") != std::string::npos);
+  const fs::path ldr = workdir() / "ldr";
+  REQUIRE(run("./gen_procedural " + ldr.string() + " --train 12 --test-seqs 0 --size 32 --previews --quiet").code == 0);
+  const fs::path seq = ldr / "previews";
+  Run folder = run("./infer " + seq.string() + " " + (workdir() / "hdr_out").string() + model);
+  INFO(folder.output);
+  REQUIRE(folder.code == 0);
+  CHECK(fs::exists(workdir() / "hdr_out/frame_0011.exr"));
+  // One frame to a PNG preview: slightly negative predictions are black, not NaN.
+  Run one = run("./infer " + (seq / "train_00000.png").string() + " " + (workdir() / "one.png").string() + model);
+  INFO(one.output);
+  CHECK(one.code == 0);
+  CHECK(fs::exists(workdir() / "one.png"));
+  Run same = run("./infer " + (workdir() / "one.png").string() + " " + (workdir() / "one.png").string() + model);
+  CHECK(same.code == 1);
+  CHECK(same.output.find("never overwrites its input") != std::string::npos);
+  if (!ffmpeg_available()) return;
+  Run mkv = run("./infer " + seq.string() + " " + (workdir() / "out.mkv").string() + model);
+  INFO(mkv.output);
+  REQUIRE(mkv.code == 0);
+  CHECK(fs::is_regular_file(workdir() / "out.mkv"));
+  CHECK(probe_video((workdir() / "out.mkv").string()).width == 96);  // the previews are 96x32
+}
+
 TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
   fs::path bad = workdir() / "bad";
   fs::create_directories(bad);

@@ -4,10 +4,13 @@
 //   ./infer frames/ out/ --model ...                                  (a folder of frames out)
 // The task comes from the checkpoint. HDR: the input is an LDR image in [0, 1]; the output is
 // linear HDR (EXR) whose clip point is 1. Color: the input's lightness is colorized; the output
-// is sRGB (PNG). OUT ending in .mp4 writes a video through ffmpeg (HDR tone-mapped with gamma
-// 2.2 for viewing); an image name writes one image (single-frame input only); anything else is
-// a folder of frame_NNNN files.
+// is sRGB (PNG). OUT with a video extension (.mp4 .mkv .avi .mov .webm ...) writes a video
+// through ffmpeg (HDR tone-mapped with gamma 2.2 for viewing); an image name writes one image
+// (single-frame input only; HDR as .exr, or a .png preview); anything else is a folder of
+// frame_NNNN files. Frames stream through: memory holds one --batch of them at a time.
+#include <cmath>
 #include <cstdio>
+#include <memory>
 #include <filesystem>
 
 #include "data/color.h"
@@ -63,28 +66,29 @@ int infer_main(int argc, char** argv) {
   opt.load_flow = false;
   opt.max_frames = cli.get_int("max-frames");
   opt.video_max_side = cli.get_int("max-side");
-  Sequence seq = read_sequence(in, opt);
-  std::vector<Tensor> input;
-  for (const Tensor& f : seq.frames) {
-    Tensor frame = crop_to_multiple(f, hdr ? 16 : 8);
-    input.push_back(hdr ? frame : colorization_input(frame).to(DType::F32));
-  }
-  std::fprintf(stderr, "infer: %zu frame(s) %lldx%lld through a %s model on %s\n", input.size(),
-               (long long)input[0].size(2), (long long)input[0].size(1), m.model->task().c_str(),
-               device_name(device));
-  std::vector<Tensor> pred = run_model(*m.model, input, device,
-                                       static_cast<int>(std::max<int64_t>(1, cli.get_int("batch"))));
-  std::vector<Tensor> result;  // HDR: linear EXR frames; color: sRGB frames
-  if (hdr) {
-    result = hdr_from_log(pred);
-  } else {
-    for (size_t t = 0; t < pred.size(); ++t) result.push_back(colorization_to_srgb(input[t], pred[t]));
-  }
+  STEADY_CHECK(opt.max_frames >= 0 && opt.video_max_side >= 0, "--max-frames and --max-side must be >= 0");
+  const int batch = static_cast<int>(cli.get_int("batch"));
+  STEADY_CHECK(batch >= 1 && batch <= 4096, "--batch must be in [1, 4096]");
+  std::error_code ec;
+  STEADY_CHECK(!fs::exists(out, ec) || !fs::equivalent(in, out, ec), "OUT is IN (", out,
+               "): infer never overwrites its input");
+  const SequenceInfo info = probe_sequence(in, opt);
+  const bool video_out = has_video_extension(out), image_out = !video_out && has_image_extension(out);
+  STEADY_CHECK(!image_out || info.frames == 1, "OUT ", out, " names one image but IN has ", info.frames,
+               " frames: give a folder or a video file");
+  STEADY_CHECK(!image_out || !hdr || has_exr_extension(out) || ends_with(out, ".png"),
+               "OUT ", out, ": an HDR result is written as .exr (linear) or .png (a preview)");
+  STEADY_CHECK(!image_out || hdr || ends_with(out, ".png"), "OUT ", out, ": colorized images are written as .png");
 
-  auto viewable = [&](const Tensor& f) {  // HDR tone-mapped for 8-bit outputs
+  // HDR previews for 8-bit outputs: the clip point at white, gamma 2.2; negatives are black.
+  auto viewable = [&](const Tensor& f) {
     if (!hdr) return f;
-    Tensor l = cpu_backend().unary(UnaryOp::Log, cpu_backend().scale_shift(f, 1.0, 1e-8), 0.f);
-    return cpu_backend().unary(UnaryOp::Exp, cpu_backend().scale_shift(l, 1 / 2.2, 0.0), 0.f);
+    Tensor v = Tensor::empty(f.shape());
+    const float* s = f.data<float>();
+    float* o = v.data<float>();
+    for (int64_t i = 0; i < f.numel(); ++i)
+      o[i] = std::isfinite(s[i]) ? static_cast<float>(std::pow(std::max(0.f, s[i]), 1 / 2.2)) : 0.f;
+    return v;
   };
   auto write_frame = [&](const std::string& path, const Tensor& f) {
     if (hdr && has_exr_extension(path)) {
@@ -93,24 +97,54 @@ int infer_main(int argc, char** argv) {
       write_png(path, viewable(f));
     }
   };
-  if (ends_with(out, ".mp4")) {
-    std::vector<Tensor> frames;
-    for (const Tensor& f : result) frames.push_back(viewable(f));
-    double fps = cli.has("fps") ? cli.get_double("fps") : (seq.fps > 0 ? seq.fps : 25.0);
-    write_video(out, frames, fps);
-  } else if (has_image_extension(out)) {
-    STEADY_CHECK(result.size() == 1, "OUT ", out, " names one image but IN has ", result.size(),
-                 " frames: give a folder or a .mp4");
-    write_frame(out, result[0]);
-  } else {
+  std::unique_ptr<VideoWriter> video;
+  if (video_out) {
+    const double fps = cli.has("fps") ? cli.get_double("fps") : (info.fps > 0 ? info.fps : 25.0);
+    video = std::make_unique<VideoWriter>(out, fps);
+  } else if (!image_out) {
     fs::create_directories(out);
-    for (size_t t = 0; t < result.size(); ++t) {
-      char name[32];
-      std::snprintf(name, sizeof name, "frame_%04zu.%s", t, hdr ? "exr" : "png");
-      write_frame((fs::path(out) / name).string(), result[t]);
-    }
   }
-  std::fprintf(stderr, "infer: wrote %s\n", out.c_str());
+  // Frames stream through in chunks of --batch: memory holds one chunk whatever the length.
+  std::vector<Tensor> chunk;
+  int64_t written = 0;
+  auto flush = [&] {
+    if (chunk.empty()) return;
+    std::vector<Tensor> pred = run_model(*m.model, chunk, device, batch);
+    if (hdr) pred = hdr_from_log(pred);
+    for (size_t i = 0; i < pred.size(); ++i, ++written) {
+      const Tensor result = hdr ? pred[i] : colorization_to_srgb(chunk[i], pred[i]);
+      if (video) {
+        video->write(viewable(result));
+      } else if (image_out) {
+        write_frame(out, result);
+      } else {
+        char name[32];
+        std::snprintf(name, sizeof name, "frame_%04lld.%s", static_cast<long long>(written), hdr ? "exr" : "png");
+        write_frame((fs::path(out) / name).string(), result);
+      }
+    }
+    chunk.clear();
+  };
+  for_each_frame(in, opt, [&](int64_t t, const Tensor& f, const Tensor&) {
+    Tensor frame = crop_to_multiple(f, hdr ? 16 : 8);
+    if (hdr) {
+      const float* v = frame.data<float>();
+      float hi = 0;
+      for (int64_t i = 0; i < frame.numel(); ++i) hi = std::max(hi, std::isfinite(v[i]) ? v[i] : 2.f);
+      STEADY_CHECK(hi <= 1.0f, in, ": frame ", t, " has values up to ", hi,
+                   ": the HDR model takes LDR input in [0, 1] (a PNG, JPG or video; an EXR only "
+                   "when it holds display values)");
+    }
+    if (t == 0)
+      std::fprintf(stderr, "infer: %s %lldx%lld through a %s model on %s\n", in.c_str(),
+                   (long long)frame.size(2), (long long)frame.size(1), m.model->task().c_str(),
+                   device_name(device));
+    chunk.push_back(hdr ? frame : colorization_input(frame).to(DType::F32));
+    if (static_cast<int>(chunk.size()) >= batch) flush();
+  }, &info);
+  flush();
+  if (video) video->close();
+  std::fprintf(stderr, "infer: wrote %lld frame(s) to %s\n", static_cast<long long>(written), out.c_str());
   return 0;
 }
 

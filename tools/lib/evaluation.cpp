@@ -179,7 +179,7 @@ struct Item {
   int64_t t = 0;
   Tensor net_input;              // the models' input [Cin,H,W] (hdr: LDR, color: L/50 - 1)
   Tensor input_row, ref_row;     // the input's and the reference's frames in the metric domain
-  Tensor input_display, ref_display;
+  Tensor input_display, ref_display;  // only for the report
   Tensor error_mask;             // [1,H,W] or undefined
   std::vector<Tensor> base_masks;
   Tensor flow;
@@ -394,7 +394,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
           }
           const Tensor linear = linear_from_log(o);
           rows[m + 1][i] = log_domain(linear);
-          displays[m + 1][i] = hdr_display(linear);
+          if (report || !out_dirs[m].empty()) displays[m + 1][i] = hdr_display(linear);
           if (!out_dirs[m].empty()) {
             const std::string base = (out_dirs[m] / ("frame_" + frame_tag(chunk[i].t))).string();
             write_exr(base + ".exr", linear);
@@ -402,7 +402,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
           }
         } else {
           rows[m + 1][i] = o;
-          displays[m + 1][i] = colorization_to_srgb(inputs[i], o);
+          if (report || !out_dirs[m].empty()) displays[m + 1][i] = colorization_to_srgb(inputs[i], o);
           if (!out_dirs[m].empty())
             write_png((out_dirs[m] / ("frame_" + frame_tag(chunk[i].t) + ".png")).string(), displays[m + 1][i]);
         }
@@ -544,26 +544,26 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
       it.net_input = ldr;
       const Tensor lin = map_values(ldr, [](float v) { return v * v; });
       it.input_row = log_domain(lin);
-      it.input_display = hdr_display(lin);
+      if (report) it.input_display = hdr_display(lin);
       it.ref_row = log_domain(gt);
-      it.ref_display = hdr_display(gt);
+      if (report) it.ref_display = hdr_display(gt);
       it.error_mask = max_channel_mask(ldr, HdrAutoencoder::kTau, false);
       it.base_masks = {it.error_mask, max_channel_mask(gt, 1.0, true)};
     } else if (hdr) {
       it.net_input = f.dtype() == DType::F32 ? f : f.to(DType::F32);
       const Tensor lin = map_values(it.net_input, [](float v) { return v * v; });
       it.input_row = log_domain(lin);
-      it.input_display = hdr_display(lin);
+      if (report) it.input_display = hdr_display(lin);
     } else if (color) {
       ColorizationPair p = colorization_pair(f);
       it.net_input = p.input.to(DType::F32);
       it.input_row = Tensor::zeros({2, H, W});
-      it.input_display = convert_channels(colorization_to_srgb(it.net_input, it.input_row), 3, "grey");
+      if (report) it.input_display = convert_channels(colorization_to_srgb(it.net_input, it.input_row), 3, "grey");
       it.ref_row = p.target.to(DType::F32);
-      it.ref_display = f;
+      if (report) it.ref_display = f;
     } else {
       it.input_row = info.hdr ? log_domain(f) : f;
-      it.input_display = info.hdr ? hdr_display(f) : clamp01(f);
+      if (report) it.input_display = info.hdr ? hdr_display(f) : clamp01(f);
     }
     if (ref_queue) {
       Tensor r = ref_queue->next();
@@ -572,7 +572,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
                    "x", r.size(1), " but ", spec, "'s are ", W, "x", H);
       r = crop_top_left(r, H, W);
       it.ref_row = info.hdr ? log_domain(r) : r;
-      it.ref_display = info.hdr ? hdr_display(r) : clamp01(r);
+      if (report) it.ref_display = info.hdr ? hdr_display(r) : clamp01(r);
       if (ref_masks) it.base_masks = {max_channel_mask(r, 1.0, true)};
     }
     if (it.flow.defined() && (it.flow.size(1) != H || it.flow.size(2) != W))
