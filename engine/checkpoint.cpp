@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -320,12 +322,7 @@ ParsedHeader read_header(const std::string& path, InFile& in) {
 
   std::string text(header_len, '\0');
   in.read_at(8, text.data(), header_len);
-  json header;
-  try {
-    header = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("checkpoint ", path, ": header is not valid JSON (", e.what(), ")");
-  }
+  const json header = parse_untrusted_json(text, "checkpoint " + path + ": header");
   STEADY_CHECK(header.is_object(), "checkpoint ", path, ": header is ", header.type_name(),
                ", expected a JSON object");
 
@@ -348,31 +345,31 @@ ParsedHeader read_header(const std::string& path, InFile& in) {
     STEADY_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
                      entry.contains("data_offsets"),
                  "checkpoint ", path, ": tensor '", name,
-                 "' needs dtype, shape and data_offsets in the header, got ", entry.dump());
+                 "' needs dtype, shape and data_offsets in the header, got ", brief_json(entry));
     const json& dtype = entry["dtype"];
     STEADY_CHECK(dtype.is_string(), "checkpoint ", path, ": tensor '", name, "' has dtype ",
-                 dtype.dump(), ", expected \"F32\"");
+                 brief_json(dtype), ", expected \"F32\"");
     STEADY_CHECK(dtype.get<std::string>() == "F32", "checkpoint ", path, ": tensor '", name,
                  "' has dtype ", dtype.get<std::string>(), ", only F32 is supported");
     FileTensor t;
     t.name = name;
     const json& shape = entry["shape"];
     STEADY_CHECK(shape.is_array(), "checkpoint ", path, ": tensor '", name, "' has shape ",
-                 shape.dump(), ", expected a list of sizes");
+                 brief_json(shape), ", expected a list of sizes");
     uint64_t numel = 1;
     for (const json& d : shape) {
       STEADY_CHECK(d.is_number_unsigned() && d.get<uint64_t>() <= (uint64_t{1} << 40),
-                   "checkpoint ", path, ": tensor '", name, "' has shape ", shape.dump(),
+                   "checkpoint ", path, ": tensor '", name, "' has shape ", brief_json(shape),
                    ", expected non-negative sizes");
       t.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
       numel *= d.get<uint64_t>();
       STEADY_CHECK(numel <= (uint64_t{1} << 40), "checkpoint ", path, ": tensor '", name,
-                   "' has implausible shape ", shape.dump());
+                   "' has implausible shape ", brief_json(shape));
     }
     const json& offsets = entry["data_offsets"];
     STEADY_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
                      offsets[1].is_number_unsigned(),
-                 "checkpoint ", path, ": tensor '", name, "' has data_offsets ", offsets.dump(),
+                 "checkpoint ", path, ": tensor '", name, "' has data_offsets ", brief_json(offsets),
                  ", expected [begin, end]");
     t.begin = offsets[0].get<uint64_t>();
     t.end = offsets[1].get<uint64_t>();
@@ -387,6 +384,16 @@ ParsedHeader read_header(const std::string& path, InFile& in) {
     h.tensors[name] = t;
   }
 
+  // The tensors tile the data block: no overlap, no hole (the safetensors rule).
+  std::vector<std::pair<uint64_t, std::string>> starts;
+  for (const auto& [name, t] : h.tensors) starts.push_back({t.begin, name});
+  std::sort(starts.begin(), starts.end());
+  uint64_t next = 0;
+  for (const auto& [begin, name] : starts) {
+    STEADY_CHECK(begin == next, "checkpoint ", path, ": tensor '", name, "' starts at byte ", begin,
+                 " of the data, expected ", next, begin < next ? " (it overlaps the one before)" : " (a hole before it)");
+    next = h.tensors.at(name).end;
+  }
   uint64_t expected = h.data_start + data_end;
   STEADY_CHECK(expected <= h.file_size, "checkpoint ", path, " is truncated: header says ", expected,
                " bytes, file has ", h.file_size, " (tensor '", last_tensor, "' ends at byte ",
@@ -406,6 +413,8 @@ CheckpointMeta meta_from_header(const std::string& path, const ParsedHeader& h) 
                "', this build reads '", kFormat, "'");
   CheckpointMeta meta;
   meta.step = meta_i64(path, h, "step");
+  STEADY_CHECK(meta.step >= 0 && meta.step <= kMaxSteps, "checkpoint ", path, ": step ", meta.step,
+               " is outside [0, ", kMaxSteps, "]");
   meta.rng_seed = meta_u64(path, h, "rng_seed");
   meta.rng_counter = meta_u64(path, h, "rng_counter");
   auto config = h.metadata.find("config");
@@ -440,6 +449,44 @@ Tensor read_flat(const std::string& path, InFile& in, const ParsedHeader& h,
 }
 
 }  // namespace
+
+json parse_untrusted_json(const std::string& text, const std::string& what) {
+  // The parser itself keeps its own stack, but a deep value is destroyed and printed by
+  // recursion: refuse it while parsing.
+  struct TooDeep {};
+  try {
+    return json::parse(text, [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxJsonDepth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    fail(what, " nests deeper than ", kMaxJsonDepth, " levels");
+  } catch (const json::exception& e) {
+    fail(what, " is not valid JSON (", e.what(), ")");
+  }
+}
+
+std::string brief_json(const json& value, size_t max_chars) {
+  std::string s = value.dump();  // bounded depth: values come from parse_untrusted_json
+  if (s.size() > max_chars) s = s.substr(0, max_chars) + "... (" + std::to_string(s.size()) + " characters)";
+  return s;
+}
+
+json checkpoint_config(const std::string& path, const CheckpointMeta& meta) {
+  json config = parse_untrusted_json(meta.config, "checkpoint " + path + ": config");
+  STEADY_CHECK(config.is_object(), "checkpoint ", path, ": config is ", config.type_name(),
+               ", expected a JSON object");
+  return config;
+}
+
+std::string checkpoint_task(const std::string& path, const CheckpointMeta& meta) {
+  const json config = checkpoint_config(path, meta);
+  const auto it = config.find("task");
+  if (it == config.end()) return "";
+  STEADY_CHECK(it->is_string(), "checkpoint ", path, ": config task is ", brief_json(*it),
+               ", expected \"hdr\" or \"color\"");
+  return it->get<std::string>();
+}
 
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
   InFile in(path);
@@ -495,6 +542,8 @@ CheckpointMeta load_checkpoint(const std::string& path, ParamStore& store, Adam*
   }
   int64_t adam_step = 0;
   if (load_adam) adam_step = meta_i64(path, h, "adam_step");
+  STEADY_CHECK(adam_step >= 0 && adam_step <= kMaxSteps, "checkpoint ", path, ": adam_step ",
+               adam_step, " is outside [0, ", kMaxSteps, "]");
 
   // All checks passed: read everything, then copy into the store on its own device.
   Tensor values = read_flat(path, in, h, "param.", store.params(), store.num_trainable());
@@ -504,6 +553,16 @@ CheckpointMeta load_checkpoint(const std::string& path, ParamStore& store, Adam*
     m = read_flat(path, in, h, "adam.m.", store.params(), store.num_trainable());
     v = read_flat(path, in, h, "adam.v.", store.params(), store.num_trainable());
   }
+  // Non-finite weights, statistics or moments would only carry a diverged run on.
+  const auto check_finite = [&](const Tensor& t, const char* what) {
+    const float* p = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i)
+      STEADY_CHECK(std::isfinite(p[i]), "checkpoint ", path, " holds a non-finite value (",
+                   p[i], ") in its ", what, ": a diverged run? Use an earlier checkpoint");
+  };
+  check_finite(values, "weights");
+  check_finite(buffers, "batch-norm statistics");
+  if (load_adam) check_finite(m, "Adam moments"), check_finite(v, "Adam moments");
   store.values.copy_from(values);
   store.buffer_values.copy_from(buffers);
   if (load_adam) {

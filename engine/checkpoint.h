@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/params.h"
 
 namespace steady {
@@ -28,5 +30,20 @@ CheckpointMeta load_checkpoint(const std::string& path, ParamStore& store, Adam*
 
 // Reads only the metadata (for tools that pick a model from the checkpoint's config).
 CheckpointMeta read_checkpoint_meta(const std::string& path);
+
+// Steps and Adam's step count read from a file must lie in [0, kMaxSteps].
+constexpr int64_t kMaxSteps = int64_t{1} << 40;
+
+// JSON from a file (a checkpoint's header, its config): one steady::Error naming `what` when it
+// is not JSON or nests deeper than kMaxJsonDepth (deep values overflow the stack when printed
+// or destroyed). Print such values with brief_json, which cuts long ones.
+constexpr int kMaxJsonDepth = 64;
+nlohmann::json parse_untrusted_json(const std::string& text, const std::string& what);
+std::string brief_json(const nlohmann::json& value, size_t max_chars = 80);
+
+// The run configuration stored in a checkpoint (an object), and its "task" ("" when absent);
+// one error naming the file when the config is broken.
+nlohmann::json checkpoint_config(const std::string& path, const CheckpointMeta& meta);
+std::string checkpoint_task(const std::string& path, const CheckpointMeta& meta);
 
 }  // namespace steady

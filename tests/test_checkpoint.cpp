@@ -465,6 +465,27 @@ TEST_CASE("checkpoint: load errors say exactly what differs, and leave the model
   }
 }
 
+TEST_CASE("checkpoint: non-finite weights, statistics or moments are refused at load") {
+  TempDir dir;
+  for (int which = 0; which < 3; ++which) {
+    CAPTURE(which);
+    ParamStore store;
+    make_store(store, 7);
+    Adam adam;
+    make_adam(adam, store, 8, 3);
+    Tensor& t = which == 0 ? store.values : which == 1 ? store.buffer_values : adam.v;
+    t.data<float>()[t.numel() / 2] = which == 1 ? INFINITY : NAN;
+    const std::string path = dir.file("nan.safetensors");
+    save_checkpoint(path, store, &adam, kMeta);
+    ParamStore fresh;
+    make_store(fresh, 9);
+    Adam fresh_adam;
+    make_adam(fresh_adam, fresh, 10, 0);
+    const std::string msg = error_of([&] { load_checkpoint(path, fresh, &fresh_adam); });
+    CHECK(msg.find("holds a non-finite value") != std::string::npos);
+  }
+}
+
 TEST_CASE("checkpoint: malformed headers are rejected clearly") {
   TempDir dir;
   std::string path = dir.file("bad.safetensors");
@@ -525,6 +546,44 @@ TEST_CASE("checkpoint: malformed headers are rejected clearly") {
     number["step"] = 12;
     CHECK(load_error(make_file({{"__metadata__", number}}, ""))
               .find("metadata must be strings") != std::string::npos);
+  }
+  SUBCASE("deeply nested JSON is refused while parsing, never printed or destroyed recursively") {
+    for (const std::string& where : {std::string("under a key"), std::string("as a shape")}) {
+      CAPTURE(where);
+      std::string nested = std::string(200000, '[') + std::string(200000, ']');
+      std::string text = where == "as a shape"
+          ? "{\"param.a\": {\"dtype\": \"F32\", \"shape\": " + nested + ", \"data_offsets\": [0, 0]}}"
+          : "{\"x\": " + nested + "}";
+      text.append((8 - text.size() % 8) % 8, ' ');
+      std::string len(8, '\0');
+      for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t)text.size() >> (8 * i));
+      CHECK(load_error(len + text).find("nests deeper than 64 levels") != std::string::npos);
+    }
+    // And in the config a tool reads.
+    CheckpointMeta deep;
+    deep.config = std::string(100000, '[') + std::string(100000, ']');
+    CHECK(error_of([&] { checkpoint_task(path, deep); }).find("nests deeper") != std::string::npos);
+    deep.config = "[1]";
+    CHECK(error_of([&] { checkpoint_task(path, deep); }).find("config is array") != std::string::npos);
+    deep.config = "{\"task\": 5}";
+    CHECK(error_of([&] { checkpoint_task(path, deep); }).find("config task is 5") != std::string::npos);
+  }
+  SUBCASE("steps outside [0, 2^40] are refused") {
+    for (const char* step : {"-1", "-9223372036854775808", "9223372036854775807"}) {
+      json bad = md;
+      bad["step"] = step;
+      CHECK(load_error(make_file({{"__metadata__", bad}}, "")).find("is outside [0, ") != std::string::npos);
+    }
+  }
+  SUBCASE("overlapping tensors and holes are refused (safetensors forbids both)") {
+    json overlap = {{"param.a", {{"dtype", "F32"}, {"shape", {4}}, {"data_offsets", {0, 16}}}},
+                    {"param.b", {{"dtype", "F32"}, {"shape", {4}}, {"data_offsets", {8, 24}}}},
+                    {"__metadata__", md}};
+    CHECK(load_error(make_file(overlap, std::string(24, '\0'))).find("overlaps") != std::string::npos);
+    json hole = {{"param.a", {{"dtype", "F32"}, {"shape", {4}}, {"data_offsets", {0, 16}}}},
+                 {"param.b", {{"dtype", "F32"}, {"shape", {4}}, {"data_offsets", {20, 36}}}},
+                 {"__metadata__", md}};
+    CHECK(load_error(make_file(hole, std::string(36, '\0'))).find("a hole before it") != std::string::npos);
   }
   SUBCASE("a valid hand-made file with all tensors missing names the first") {
     CHECK(load_error(make_file({{"__metadata__", md}}, "")) ==

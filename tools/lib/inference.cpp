@@ -9,11 +9,7 @@ namespace steady {
 
 LoadedModel load_model(const std::string& path, Device device) {
   CheckpointMeta meta = read_checkpoint_meta(path);
-  std::string task;
-  try {
-    task = nlohmann::json::parse(meta.config).value("task", "");
-  } catch (const std::exception&) {
-  }
+  const std::string task = checkpoint_task(path, meta);
   STEADY_CHECK(task == "hdr" || task == "color", path, " is not a Steady model checkpoint ",
                "(no task hdr or color in its config)");
   LoadedModel m{path, make_model(task)};

@@ -176,15 +176,16 @@ int run_training(TrainTask& task, const Cli& cli) {
   const std::string last = out + "/last.safetensors";
   if (cli.has("resume")) {
     STEADY_CHECK(fs::exists(last), "--resume: no checkpoint at ", last);
-    CheckpointMeta meta = load_checkpoint(last, model->params(), &adam);
-    nlohmann::json saved = nlohmann::json::parse(meta.config);
-    STEADY_CHECK(saved.value("task", "") == task.task(), last, " is a ", saved.value("task", "?"),
+    const std::string saved_task = checkpoint_task(last, read_checkpoint_meta(last));
+    STEADY_CHECK(saved_task == task.task(), last, " is a ", saved_task.empty() ? "?" : saved_task,
                  " model, not ", task.task());
+    CheckpointMeta meta = load_checkpoint(last, model->params(), &adam);
     step = meta.step;
+    STEADY_CHECK(step <= total_steps, "--resume: ", last, " is at step ", step, ", past this run's ",
+                 total_steps, " steps");
     std::fprintf(stderr, "resuming %s at step %lld\n", last.c_str(), (long long)step);
   } else if (!cli.get("init").empty()) {
-    CheckpointMeta meta = read_checkpoint_meta(cli.get("init"));
-    std::string init_task = nlohmann::json::parse(meta.config).value("task", "");
+    const std::string init_task = checkpoint_task(cli.get("init"), read_checkpoint_meta(cli.get("init")));
     STEADY_CHECK(init_task == task.task(), "--init ", cli.get("init"), " is a ", init_task,
                  " model, not ", task.task());
     load_checkpoint(cli.get("init"), model->params(), nullptr);
