@@ -176,10 +176,10 @@ int run(int argc, char** argv) {
   STEADY_CHECK(!pan || !cli.has("train"), "--train does not apply with --pan (it makes test "
                "sequences only)");
   STEADY_CHECK(!pan || !cli.has("beams"), "--beams does not apply with --pan");
-  const int64_t n_train = pan ? 0 : cli.get_int("train");
-  const int64_t n_seqs = pan && !cli.has("test-seqs") ? 1 : cli.get_int("test-seqs");
-  const int64_t n_frames = cli.get_int("frames"), size = cli.get_int("size");
-  const int64_t seed_arg = cli.get_int("seed");
+  const int64_t n_train = pan ? 0 : cli.get_int("train", 0, 100000000);
+  const int64_t n_seqs = pan && !cli.has("test-seqs") ? 1 : cli.get_int("test-seqs", 0, 1000000);
+  const int64_t n_frames = cli.get_int("frames", 0, 100000), size = cli.get_int("size", 16, 16384);
+  const int64_t seed_arg = cli.get_int("seed", 0, INT64_MAX);
   const double fps = cli.get_double("fps");
   const bool quiet = cli.has("quiet"), previews = cli.has("previews");
   const bool multipart = cli.has("multipart");

@@ -77,6 +77,16 @@ std::vector<double> weights(const fs::path& ckpt) {
   return m.params().values.to_host();
 }
 
+// True when the checkpoint loads (every value finite, every check passed).
+bool load_ok(const fs::path& ckpt) {
+  try {
+    weights(ckpt);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 const std::string kTrain = "./train_hdr --device cpu --size 32 --batch 4 --seed 5 ";
 
 }  // namespace
@@ -238,6 +248,30 @@ TEST_CASE("tools: infer streams to a folder, a video of any container, an image;
   CHECK(probe_video((workdir() / "out.mkv").string()).width == 96);  // the previews are 96x32
 }
 
+TEST_CASE("tools: a diverging run keeps its last good checkpoint; SIGTERM saves like Ctrl-C") {
+  const std::string data = (workdir() / "data").string();
+  fs::path out = workdir() / "diverge";
+  // One good epoch, then a second run at an absurd learning rate into the same folder.
+  REQUIRE(run(kTrain + data + " --epochs 1 --out " + out.string()).code == 0);
+  const std::vector<double> good = weights(out / "last.safetensors");
+  Run d = run(kTrain + data + " --epochs 3 --lr 10 --init " + (out / "last.safetensors").string() +
+              " --out " + (workdir() / "diverge2").string());
+  INFO(d.output);
+  if (d.code != 0) {  // it diverged: nothing non-finite was written
+    CHECK(d.output.find("error:") != std::string::npos);
+    for (const char* f : {"last.safetensors", "epoch_001.safetensors", "epoch_002.safetensors"})
+      if (fs::exists(workdir() / "diverge2" / f)) CHECK(load_ok(workdir() / "diverge2" / f));
+  }
+  CHECK(weights(out / "last.safetensors") == good);
+  // SIGTERM mid-run: saved, exit 143, and --resume continues.
+  fs::path term = workdir() / "term";
+  Run t = run("timeout --preserve-status -s TERM 3 " + kTrain + data + " --epochs 200 --out " + term.string());
+  INFO(t.output);
+  CHECK(t.code == 143);
+  CHECK(t.output.find("interrupted at step") != std::string::npos);
+  CHECK(fs::exists(term / "last.safetensors"));
+}
+
 TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
   fs::path bad = workdir() / "bad";
   fs::create_directories(bad);
@@ -252,6 +286,17 @@ TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
            {"./train_hdr " + bad.string() + " --reg wobble", "--reg"},
            {"./eval_video " + bad.string() + " --model " + (bad / "model.safetensors").string(),
             "model.safetensors"},
+           // Integers that would wrap when narrowed, and values that would switch things off.
+           {"./train_hdr " + bad.string() + " --batch 4294967297", "--batch must be in [1, 65536]"},
+           {"./train_hdr " + bad.string() + " --size 4294967328", "--size must be in [16, 8192]"},
+           {"./train_hdr " + bad.string() + " --epochs 4294967297", "--epochs must be in"},
+           {"./train_hdr " + bad.string() + " --lr -1", "--lr must be in (0, 10]"},
+           {"./train_hdr " + bad.string() + " --lr nan", "--lr must be in (0, 10]"},
+           {"./train_hdr " + bad.string() + " --transf-scale nan", "--transf-scale must be in (0, 10]"},
+           {"./train_hdr " + bad.string() + " --transf-scale 1e9", "--transf-scale must be in (0, 10]"},
+           {"./train_hdr " + bad.string() + " --transf-scale -5", "--transf-scale must be in (0, 10]"},
+           {"./bench_step --batch 0", "--batch must be in [1, 4096]"},
+           {"./eval_video " + bad.string() + " --batch 4294967297", "--batch must be in [1, 4096]"},
        }) {
     Run r = run(c.cmd);
     INFO(c.cmd, "\n", r.output);

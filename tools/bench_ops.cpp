@@ -86,7 +86,7 @@ int bench_main(int argc, char** argv) {
   cli.flag("json", "print JSON instead of a table");
   if (!cli.parse(argc, argv)) return 0;
   Device dev = parse_device(cli.get("device"));
-  int repeat = static_cast<int>(std::max<int64_t>(1, cli.get_int("repeat")));
+  int repeat = static_cast<int>(cli.get_int("repeat", 1, 1000000));
   Backend& be = backend(dev);
   Rng rng(1234);
   std::vector<Result> results;

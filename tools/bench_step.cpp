@@ -41,8 +41,8 @@ int bench_main(int argc, char** argv) {
   cli.flag("json", "print JSON instead of a table");
   if (!cli.parse(argc, argv)) return 0;
   Device device = parse_device(cli.get("device"));
-  const int B = static_cast<int>(cli.get_int("batch")), S = static_cast<int>(cli.get_int("size"));
-  const int steps = static_cast<int>(std::max<int64_t>(1, cli.get_int("steps")));
+  const int B = static_cast<int>(cli.get_int("batch", 1, 4096)), S = static_cast<int>(cli.get_int("size", 16, 4096));
+  const int steps = static_cast<int>(cli.get_int("steps", 1, 1000000));
   auto split = [](const std::string& s) {
     std::vector<std::string> out;
     size_t start = 0;

@@ -154,7 +154,7 @@ int run(int argc, char** argv) {
     if (has_image_extension(f))
       good = check_image(f), ++images;
     else if (has_video_extension(f))
-      good = check_video(f, cli.get_int("video-side")), ++videos;
+      good = check_video(f, cli.get_int("video-side", 0, 65536)), ++videos;
     else
       continue;
     (good ? ok : failed) += 1;

@@ -108,23 +108,23 @@ int eval_main(int argc, char** argv) {
   opt.device = parse_device(cli.get("device"));
   opt.fps = cli.has("fps") ? cli.get_double("fps") : 0;
   STEADY_CHECK(!cli.has("fps") || (std::isfinite(opt.fps) && opt.fps > 0), "--fps must be positive");
-  opt.seed = static_cast<uint64_t>(cli.get_int("seed"));
-  opt.batch = static_cast<int>(cli.get_int("batch"));
+  opt.seed = static_cast<uint64_t>(cli.get_int("seed", 0, INT64_MAX));
+  opt.batch = static_cast<int>(cli.get_int("batch", 1, 4096));
   STEADY_CHECK(opt.batch >= 1 && opt.batch <= 4096, "--batch must be in [1, 4096]");
-  opt.max_frames = cli.get_int("max-frames");
-  opt.max_side = cli.get_int("max-side");
+  opt.max_frames = cli.get_int("max-frames", 0, INT64_MAX);
+  opt.max_side = cli.get_int("max-side", 0, 65536);
   STEADY_CHECK(opt.max_frames >= 0 && opt.max_side >= 0, "--max-frames and --max-side must be >= 0");
   opt.ref = cli.get("ref");
   opt.excess_gain = cli.get_double("excess-gain");
   STEADY_CHECK(std::isfinite(opt.excess_gain) && opt.excess_gain >= 0, "--excess-gain must be >= 0");
-  opt.equivariance_every = cli.get_int("equiv-every");
+  opt.equivariance_every = cli.get_int("equiv-every", 0, INT64_MAX);
   STEADY_CHECK(opt.equivariance_every >= 0, "--equiv-every must be >= 0");
   opt.transform_scale = cli.get_double("transf-scale");
   STEADY_CHECK(std::isfinite(opt.transform_scale) && opt.transform_scale > 0 && opt.transform_scale <= 10,
                "--transf-scale must be in (0, 10]");
   opt.out_dir = cli.get("out");
   opt.report_dir = cli.get("report");
-  opt.profile_count = static_cast<int>(cli.get_int("profile-count"));
+  opt.profile_count = static_cast<int>(cli.get_int("profile-count", 1, 16));
   STEADY_CHECK(opt.profile_count >= 1 && opt.profile_count <= 16, "--profile-count must be in [1, 16]");
   for (const std::string& p : cli.get_all("profile")) {
     long long x = -1, y = -1;

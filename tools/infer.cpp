@@ -64,10 +64,10 @@ int infer_main(int argc, char** argv) {
   SequenceReadOptions opt;
   opt.channels = 3;
   opt.load_flow = false;
-  opt.max_frames = cli.get_int("max-frames");
-  opt.video_max_side = cli.get_int("max-side");
+  opt.max_frames = cli.get_int("max-frames", 0, INT64_MAX);
+  opt.video_max_side = cli.get_int("max-side", 0, 65536);
   STEADY_CHECK(opt.max_frames >= 0 && opt.video_max_side >= 0, "--max-frames and --max-side must be >= 0");
-  const int batch = static_cast<int>(cli.get_int("batch"));
+  const int batch = static_cast<int>(cli.get_int("batch", 1, 4096));
   STEADY_CHECK(batch >= 1 && batch <= 4096, "--batch must be in [1, 4096]");
   std::error_code ec;
   STEADY_CHECK(!fs::exists(out, ec) || !fs::equivalent(in, out, ec), "OUT is IN (", out,

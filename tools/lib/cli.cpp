@@ -79,6 +79,12 @@ int64_t Cli::get_int(const std::string& name) const {
   fail("--", name, " must be an integer, got '", s, "'");
 }
 
+int64_t Cli::get_int(const std::string& name, int64_t lo, int64_t hi) const {
+  const int64_t v = get_int(name);
+  STEADY_CHECK(v >= lo && v <= hi, "--", name, " must be in [", lo, ", ", hi, "], got ", get(name));
+  return v;
+}
+
 double Cli::get_double(const std::string& name) const {
   std::string s = get(name);
   try {

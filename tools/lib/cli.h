@@ -20,6 +20,9 @@ class Cli {
 
   std::string get(const std::string& name) const;
   int64_t get_int(const std::string& name) const;
+  // The same, refused with one line unless lo <= value <= hi (no silent wrap when the caller
+  // narrows it).
+  int64_t get_int(const std::string& name, int64_t lo, int64_t hi) const;
   double get_double(const std::string& name) const;
   bool has(const std::string& name) const;  // a switch given, or an option set explicitly
   std::vector<std::string> get_all(const std::string& name) const;  // repeated options

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -22,8 +23,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// SIGINT, SIGTERM (schedulers, timeout, container stops) and SIGHUP ask the loop to save and
+// stop; a second signal ends the program at once.
 std::atomic<bool> g_interrupted{false};
-void on_sigint(int) { g_interrupted = true; }
+std::atomic<int> g_signal{0};
+void on_stop_signal(int sig) {
+  g_signal = sig;
+  if (g_interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
 
 // Every random draw of step s comes from its own counter range, so a resumed run replays the
 // exact same crops, exposures, transforms and noise without saving generator positions.
@@ -132,11 +142,11 @@ int run_training(TrainTask& task, const Cli& cli) {
   }
   STEADY_CHECK(cli.positional().size() == 1, "expected one DATA folder (see --help)");
   const std::string out = cli.get("out");
-  const uint64_t seed = static_cast<uint64_t>(cli.get_int("seed"));
-  const int epochs = static_cast<int>(cli.get_int("epochs"));
-  const int batch = static_cast<int>(cli.get_int("batch"));
-  const int size = static_cast<int>(cli.get_int("size"));
-  const int64_t stop_after = cli.get_int("stop-after");
+  const uint64_t seed = static_cast<uint64_t>(cli.get_int("seed", 0, INT64_MAX));
+  const int epochs = static_cast<int>(cli.get_int("epochs", 1, 1000000));
+  const int batch = static_cast<int>(cli.get_int("batch", 1, 65536));
+  const int size = static_cast<int>(cli.get_int("size", 16, 8192));
+  const int64_t stop_after = cli.get_int("stop-after", 0, kMaxSteps);
   RegConfig reg;
   reg.mode = parse_mode(cli.get("reg"));
   reg.alpha = cli.get_double("alpha");
@@ -144,6 +154,10 @@ int run_training(TrainTask& task, const Cli& cli) {
   STEADY_CHECK(epochs > 0 && batch > 0 && size >= 16, "--epochs and --batch must be positive ",
                "and --size at least 16");
   STEADY_CHECK(reg.alpha >= 0 && reg.alpha <= 1, "--alpha must lie in [0, 1]");
+  STEADY_CHECK(std::isfinite(reg.transform_scale) && reg.transform_scale > 0 && reg.transform_scale <= 10,
+               "--transf-scale must be in (0, 10], got ", cli.get("transf-scale"));
+  STEADY_CHECK(std::isfinite(cli.get_double("lr")) && cli.get_double("lr") > 0 && cli.get_double("lr") <= 10,
+               "--lr must be in (0, 10], got ", cli.get("lr"));
   Device device = parse_device(cli.get("device"));
 
   // gen_procedural's output folder holds its training images in train/.
@@ -192,7 +206,17 @@ int run_training(TrainTask& task, const Cli& cli) {
   }
   fs::create_directories(out);
 
+  // A diverged step never replaces a good checkpoint: non-finite weights or statistics stop the
+  // run before anything is written.
+  auto check_finite = [&] {
+    for (const Tensor* t : {&model->params().values, &model->params().buffer_values})
+      for (double v : t->to_host())
+        STEADY_CHECK(std::isfinite(v), "training diverged by step ", step, ": the ",
+                     t == &model->params().values ? "weights" : "batch-norm statistics",
+                     " hold ", v, "; nothing was saved (the last checkpoint is kept). Try a lower --lr");
+  };
   auto save = [&](const std::string& path) {
+    check_finite();
     CheckpointMeta meta;
     meta.step = step;
     meta.rng_seed = seed;
@@ -204,7 +228,7 @@ int run_training(TrainTask& task, const Cli& cli) {
   STEADY_CHECK(log.good(), "cannot write ", out, "/log.csv");
   if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s\n";
 
-  std::signal(SIGINT, on_sigint);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
   std::fprintf(stderr, "training %s on %s: %zu images, %lld steps per epoch, --reg %s, device %s\n",
                task.task().c_str(), data.c_str(), task.size(),
                (long long)steps_per_epoch, cli.get("reg").c_str(), device_name(device));
@@ -248,7 +272,7 @@ int run_training(TrainTask& task, const Cli& cli) {
       progress.finish_line();
       std::fprintf(stderr, "%s at step %lld: saved %s; continue with --resume\n",
                    g_interrupted ? "interrupted" : "stopped", (long long)step, last.c_str());
-      return g_interrupted ? 130 : 0;
+      return g_interrupted ? 128 + g_signal : 0;
     }
   }
   progress.finish_line();
