@@ -125,6 +125,52 @@ void check_png_complete(const std::vector<unsigned char>& b, const std::string& 
   if (!ok) fail("cannot read image '", path, "': truncated or corrupt PNG (no IEND chunk)");
 }
 
+// Radiance HDR: stb_image reads past the end of a cut file as zero bytes, and a zero run length
+// in its RLE decoder never advances, so a truncated file spins forever. Walk the scanlines the way
+// stb_image does, with bounds, before it decodes anything.
+void check_radiance_complete(const std::vector<unsigned char>& b, const std::string& path) {
+  const auto bad = [&](const char* why) { fail("cannot read image '", path, "': ", why, " Radiance HDR"); };
+  // The header: lines up to an empty one, then the resolution line "-Y H +X W".
+  size_t i = 0;
+  for (bool blank = false; !blank;) {
+    const size_t eol = std::find(b.begin() + static_cast<std::ptrdiff_t>(i), b.end(), '\n') - b.begin();
+    if (eol >= b.size()) bad("truncated (no end of header in the)");
+    blank = eol == i;
+    i = eol + 1;
+  }
+  const size_t eol = std::find(b.begin() + static_cast<std::ptrdiff_t>(i), b.end(), '\n') - b.begin();
+  if (eol >= b.size()) bad("truncated (no resolution line in the)");
+  int h = 0, w = 0;
+  const std::string res(b.begin() + static_cast<std::ptrdiff_t>(i), b.begin() + static_cast<std::ptrdiff_t>(eol));
+  if (std::sscanf(res.c_str(), "-Y %d +X %d", &h, &w) != 2 || h <= 0 || w <= 0) return;  // stb refuses it
+  i = eol + 1;
+  const uint64_t pixels = static_cast<uint64_t>(w) * static_cast<uint64_t>(h);
+  const auto need = [&](uint64_t n) {
+    if (b.size() - i < n) bad("truncated");
+  };
+  if (w < 8 || w >= 32768) return need(pixels * 4);
+  for (int y = 0; y < h; ++y) {
+    need(4);
+    if (b[i] != 2 || b[i + 1] != 2 || (b[i + 2] & 0x80)) {
+      // Not run-length encoded: flat RGBE from here on (stb_image reads the rest flat).
+      return need((pixels - static_cast<uint64_t>(y) * w) * 4);
+    }
+    if (((b[i + 2] << 8) | b[i + 3]) != w) return;  // stb refuses the scanline itself
+    i += 4;
+    for (int k = 0; k < 4; ++k)
+      for (int x = 0; x < w;) {
+        need(1);
+        int count = b[i++];
+        const bool run = count > 128;
+        if (run) count -= 128;
+        if (count == 0 || count > w - x) bad("corrupt (bad run length in the)");
+        need(run ? 1 : static_cast<uint64_t>(count));
+        i += run ? 1 : static_cast<size_t>(count);
+        x += count;
+      }
+  }
+}
+
 // NaN and Inf make every later number garbage; say so at the source. Negatives go to 0 unless
 // the data is signed (stored motion).
 void check_finite_clamp(Tensor& t, const std::string& path, bool clamp_negative = true) {
@@ -332,6 +378,7 @@ Tensor read_stb(const std::string& path) {
 
   Tensor t;
   if (stbi_is_hdr_from_memory(b.data(), len)) {
+    check_radiance_complete(b, path);
     float* p = stbi_loadf_from_memory(b.data(), len, &w, &h, &comp, 0);
     if (!p) fail("cannot read image '", path, "': corrupt Radiance HDR (", stb_reason(), ")");
     t = planar_from_interleaved_f32(p, w, h, comp);

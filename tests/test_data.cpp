@@ -665,3 +665,30 @@ TEST_CASE("sequence errors: gaps, mixed sizes, empty folders, video files, missi
   // A width-padded pattern does not match unpadded names.
   CHECK_THROWS_AS(read_sequence(dir / "gap/f_%03d.png"), Error);
 }
+
+TEST_CASE("Radiance HDR: a run-length encoded file reads; a cut or zero-run one fails at once") {
+  // 64x32, every scanline RLE: per component one run of 64 of the value 100, exponent 128.
+  TempDir dir("steady_rgbe");
+  const int w = 64, h = 32;
+  std::string bytes = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 32 +X 64\n";
+  const size_t header = bytes.size();
+  for (int y = 0; y < h; ++y) {
+    bytes += std::string{2, 2, 0, static_cast<char>(w)};
+    for (int c = 0; c < 4; ++c) bytes += std::string{static_cast<char>(128 + w), static_cast<char>(c == 3 ? 128 : 100)};
+  }
+  auto write = [&](const std::string& name, const std::string& b) {
+    std::ofstream(dir / name, std::ios::binary) << b;
+    return dir / name;
+  };
+  const Tensor img = read_image(write("full.hdr", bytes));
+  CHECK(img.shape() == Shape{3, h, w});
+  CHECK(img.to_host()[0] == doctest::Approx(100.0 / 256.0));  // RGBE: 100 * 2^(128 - 136)
+  for (size_t cut : {header + 3, header + 100, bytes.size() - 1}) {
+    CAPTURE(cut);
+    const std::string path = write("cut.hdr", bytes.substr(0, cut));
+    CHECK_THROWS_WITH_AS(read_image(path), doctest::Contains("truncated Radiance HDR"), Error);
+  }
+  std::string zero_run = bytes;
+  zero_run[header + 4] = 0;  // a literal run of 0 bytes never advances
+  CHECK_THROWS_WITH_AS(read_image(write("zero.hdr", zero_run)), doctest::Contains("bad run length"), Error);
+}
