@@ -34,6 +34,11 @@
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
+// Only the formats we promise: TGA, BMP, GIF, PNM and PSD would take almost any bytes for an
+// image (a 25-byte file decoded as 8262x18028 black pixels).
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_HDR
 #include <stb/stb_image.h>
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -364,6 +369,13 @@ Tensor read_stb(const std::string& path) {
   if (b.empty()) fail("cannot read image '", path, "': the file is empty");
   if (b.size() > static_cast<size_t>(INT32_MAX)) fail("cannot read image '", path, "': file too large");
   const int len = static_cast<int>(b.size());
+  const auto starts_with = [&](const char* magic) {
+    const size_t n = std::strlen(magic);
+    return b.size() >= n && std::equal(magic, magic + n, b.begin());
+  };
+  if (!is_png_magic(b) && !is_jpeg_magic(b) && !starts_with("#?RADIANCE") && !starts_with("#?RGBE"))
+    fail("cannot read image '", path,
+         "': not an image this program can read (expected EXR, HDR, PNG or JPG)");
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(b.data(), len, &w, &h, &comp)) {
     if (is_png_magic(b) || is_jpeg_magic(b))

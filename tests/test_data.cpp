@@ -692,3 +692,13 @@ TEST_CASE("Radiance HDR: a run-length encoded file reads; a cut or zero-run one 
   zero_run[header + 4] = 0;  // a literal run of 0 bytes never advances
   CHECK_THROWS_WITH_AS(read_image(write("zero.hdr", zero_run)), doctest::Contains("bad run length"), Error);
 }
+
+TEST_CASE("images: only EXR, HDR, PNG and JPEG decode; a TGA header named .png is refused") {
+  TempDir dir("steady_magic");
+  // A valid 25-byte TGA header that stb's TGA decoder took for an 8262x18028 image.
+  const unsigned char tga[25] = {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x46, 0x20, 0x6c, 0x46, 24, 0};
+  std::ofstream(dir / "tiny.png", std::ios::binary).write(reinterpret_cast<const char*>(tga), 25);
+  CHECK_THROWS_WITH_AS(read_image(dir / "tiny.png"), doctest::Contains("not an image this program can read"), Error);
+  std::ofstream(dir / "b.jpg", std::ios::binary) << "BM" << std::string(60, '\1');  // BMP magic
+  CHECK_THROWS_WITH_AS(read_image(dir / "b.jpg"), doctest::Contains("not an image this program can read"), Error);
+}
