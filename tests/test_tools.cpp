@@ -272,6 +272,29 @@ TEST_CASE("tools: a diverging run keeps its last good checkpoint; SIGTERM saves 
   CHECK(fs::exists(term / "last.safetensors"));
 }
 
+TEST_CASE("tools: one training per run folder; no silent overwrite; stale temp files go") {
+  const std::string data = (workdir() / "data").string();
+  fs::path out = workdir() / "once";
+  REQUIRE(run(kTrain + data + " --epochs 1 --out " + out.string()).code == 0);
+  { std::ofstream(out / "last.safetensors.tmp.999999") << "half a checkpoint"; }
+  Run again = run(kTrain + data + " --epochs 1 --out " + out.string());
+  CHECK(again.code == 1);
+  CHECK(again.output.find("already holds a run") != std::string::npos);
+  Run over = run(kTrain + data + " --epochs 1 --overwrite --out " + out.string());
+  INFO(over.output);
+  CHECK(over.code == 0);
+  CHECK_FALSE(fs::exists(out / "last.safetensors.tmp.999999"));
+  CHECK(csv_losses(out / "log.csv").size() == 4);  // the new run's steps only
+  // A second training into a folder in use is refused while the first runs.
+  fs::path busy = workdir() / "busy";
+  Run both = run("(" + kTrain + data + " --epochs 100 --out " + busy.string() + " > /dev/null 2>&1 &"
+                 " pid=$!; sleep 1.5; " + kTrain + data + " --epochs 1 --resume --out " + busy.string() +
+                 "; rc=$?; kill -INT $pid; wait $pid; exit $rc)");
+  INFO(both.output);
+  CHECK(both.code == 1);
+  CHECK(both.output.find("in use by another training") != std::string::npos);
+}
+
 TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
   fs::path bad = workdir() / "bad";
   fs::create_directories(bad);
@@ -282,7 +305,7 @@ TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
   };
   for (const Case& c : std::vector<Case>{
            {"./train_hdr /nonexistent/folder --device cpu", "/nonexistent/folder"},
-           {"./train_hdr " + bad.string() + " --device cpu --batch 1", "broken.exr"},
+           {"./train_hdr " + bad.string() + " --device cpu --batch 1 --out " + (bad / "run").string(), "broken.exr"},
            {"./train_hdr " + bad.string() + " --reg wobble", "--reg"},
            {"./eval_video " + bad.string() + " --model " + (bad / "model.safetensors").string(),
             "model.safetensors"},

@@ -1,13 +1,17 @@
 #include "tools/lib/trainer.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -123,6 +127,7 @@ void add_training_options(Cli& cli) {
   cli.option("transf-scale", "1", "scale of the random transforms (Table 1 ranges times this)");
   cli.option("init", "", "start from this checkpoint's weights (fine-tuning, Sec. 3.5)");
   cli.flag("resume", "continue the run in --out from its last.safetensors");
+  cli.flag("overwrite", "start a new run in an --out that already holds one");
   cli.option("epochs", "20", "passes over the training data");
   cli.option("batch", "8", "images per batch (each step runs 2x through the network)");
   cli.option("lr", "1e-4", "Adam learning rate");
@@ -186,6 +191,23 @@ int run_training(TrainTask& task, const Cli& cli) {
                            {"epochs", epochs}, {"batch", batch}, {"lr", adam_args.lr},
                            {"size", size}, {"seed", seed}, {"data", data},
                            {"init", cli.get("init")}};
+  // One training per run folder (a lock held while we run), and never silently over an earlier
+  // run. Under the lock, temporary files of saves that were killed mid-write are ours to remove.
+  fs::create_directories(out);
+  const int lock_fd = ::open((out + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  STEADY_CHECK(lock_fd >= 0, "cannot create ", out, "/.lock: ", std::strerror(errno));
+  STEADY_CHECK(::flock(lock_fd, LOCK_EX | LOCK_NB) == 0, out,
+               " is in use by another training (its .lock is held)");
+  if (!cli.has("resume")) {
+    for (const char* f : {"last.safetensors", "log.csv"})
+      STEADY_CHECK(cli.has("overwrite") || !fs::exists(fs::path(out) / f), out,
+                   " already holds a run (", f, "): --resume continues it, --overwrite starts over");
+    fs::remove(fs::path(out) / "log.csv");
+  }
+  for (const auto& entry : fs::directory_iterator(out))
+    if (entry.path().filename().string().find(".safetensors.tmp.") != std::string::npos)
+      fs::remove(entry.path());
+
   int64_t step = 0;
   const std::string last = out + "/last.safetensors";
   if (cli.has("resume")) {
@@ -204,7 +226,6 @@ int run_training(TrainTask& task, const Cli& cli) {
                  " model, not ", task.task());
     load_checkpoint(cli.get("init"), model->params(), nullptr);
   }
-  fs::create_directories(out);
 
   // A diverged step never replaces a good checkpoint: non-finite weights or statistics stop the
   // run before anything is written.
