@@ -13,6 +13,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -142,6 +143,22 @@ int eval_main(int argc, char** argv) {
                  models[0].model->task(), " model: evaluate them apart");
   STEADY_CHECK(opt.ref.empty() || (models.empty() && cli.positional().size() == 1),
                "--ref compares one sequence with a reference: give one SEQ and no --model");
+  if (!opt.report_dir.empty() || !opt.out_dir.empty()) {
+    // Files are named by sequence (and, under --out, by the model's folder and file): names
+    // that collide would overwrite each other.
+    std::map<std::string, std::string> seen;
+    for (const std::string& spec : cli.positional()) {
+      const auto [it, fresh] = seen.emplace(sequence_name(spec), spec);
+      STEADY_CHECK(fresh, "sequences ", it->second, " and ", spec, " are both named '", it->first,
+                   "': their files would collide under --out/--report; evaluate them apart");
+    }
+    seen.clear();
+    for (const LoadedModel& m : models) {
+      const auto [it, fresh] = seen.emplace(model_output_name(m.path), m.path);
+      STEADY_CHECK(fresh, "models ", it->second, " and ", m.path, " would write to the same folder '",
+                   it->first, "' under --out");
+    }
+  }
   if (!opt.report_dir.empty()) fs::create_directories(opt.report_dir);
 
   std::vector<SequenceResult> results;

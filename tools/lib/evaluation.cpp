@@ -221,6 +221,11 @@ CameraParams sequence_camera(const std::string& spec, const SequenceReadOptions&
   return cam;
 }
 
+std::string model_output_name(const std::string& checkpoint) {
+  const fs::path p(checkpoint);
+  return p.parent_path().filename().string() + "_" + p.stem().string();
+}
+
 std::string sequence_name(const std::string& spec) {
   fs::path p(spec);
   while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "dir/" -> "dir"
@@ -330,9 +335,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
   std::vector<fs::path> out_dirs(models.size());
   if (!opt.out_dir.empty())
     for (size_t i = 0; i < models.size(); ++i) {
-      const fs::path mp(models[i].path);
-      out_dirs[i] = fs::path(opt.out_dir) / res.name /
-                    (mp.parent_path().filename().string() + "_" + mp.stem().string());
+      out_dirs[i] = fs::path(opt.out_dir) / res.name / model_output_name(models[i].path);
       fs::create_directories(out_dirs[i]);
     }
   const int64_t n_known = info.frames;

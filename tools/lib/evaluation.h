@@ -77,6 +77,9 @@ CameraParams sequence_camera(const std::string& spec, const SequenceReadOptions&
 // The stable name of a sequence spec: its file or folder name without the extension.
 std::string sequence_name(const std::string& spec);
 
+// The folder a model's predicted frames go to under --out: "<run folder>_<file stem>".
+std::string model_output_name(const std::string& checkpoint);
+
 SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedModel>& models,
                                  const EvalOptions& opt);
 
