@@ -26,8 +26,8 @@ HdrAutoencoder::HdrAutoencoder() {
 }
 
 Var HdrAutoencoder::forward(const Var& x, bool training) {
-  STEADY_CHECK(x.value().dim() == 4 && x.shape()[1] == 3 && x.shape()[2] % 16 == 0 &&
-                   x.shape()[3] % 16 == 0,
+  STEADY_CHECK(x.value().dim() == 4 && x.shape()[1] == 3 && x.shape()[2] % size_multiple() == 0 &&
+                   x.shape()[3] % size_multiple() == 0,
                "hdr model: input must be [N,3,H,W] with H and W multiples of 16, got ",
                x.value().str());
   Var h = scale_shift(x, 2.0, -1.0);

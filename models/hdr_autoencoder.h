@@ -22,6 +22,7 @@ class HdrAutoencoder final : public Model {
   std::string task() const override { return "hdr"; }
   int in_channels() const override { return 3; }
   int out_channels() const override { return 3; }
+  int size_multiple() const override { return 16; }
 
  private:
   static constexpr int kWidth = 16;

@@ -18,6 +18,8 @@ class Model {
   virtual std::string task() const = 0;  // "hdr" or "color"
   virtual int in_channels() const = 0;
   virtual int out_channels() const = 0;
+  // Input height and width must be multiples of this (the network's total down-sampling).
+  virtual int size_multiple() const = 0;
 
   ParamStore& params() { return store_; }
   const ParamStore& params() const { return store_; }

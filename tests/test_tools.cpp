@@ -319,6 +319,7 @@ TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
            {"./train_hdr " + bad.string() + " --transf-scale 1e9", "--transf-scale must be in (0, 10]"},
            {"./train_hdr " + bad.string() + " --transf-scale -5", "--transf-scale must be in (0, 10]"},
            {"./bench_step --batch 0", "--batch must be in [1, 4096]"},
+           {"./train_hdr " + bad.string() + " --size 24", "--size 24: the hdr network needs a multiple of 16"},
            // Two sequences of one name would write to the same report folder.
            {"./eval_video " + (workdir() / "data/test/seq_000").string() + " " +
                 (workdir() / "data/test/seq_000/").string() + " --report " + (bad / "r").string(),

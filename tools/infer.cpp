@@ -126,7 +126,7 @@ int infer_main(int argc, char** argv) {
     chunk.clear();
   };
   for_each_frame(in, opt, [&](int64_t t, const Tensor& f, const Tensor&) {
-    Tensor frame = crop_to_multiple(f, hdr ? 16 : 8);
+    Tensor frame = crop_to_multiple(f, m.model->size_multiple());
     if (hdr) {
       const float* v = frame.data<float>();
       float hi = 0;

@@ -522,8 +522,10 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
     it.flow = flow;
     if (t == 0) {
       H = frame.size(1), W = frame.size(2);
-      if (color) H = H / 8 * 8, W = W / 8 * 8;  // the colorization network's multiple
-      if (hdr) H = H / 16 * 16, W = W / 16 * 16;  // the HDR network's multiple
+      if (!models.empty()) {  // the networks' down-sampling: the top-left crop that fits
+        const int m = models[0].model->size_multiple();
+        H = H / m * m, W = W / m * m;
+      }
       STEADY_CHECK(H > 0 && W > 0, spec, ": frames of ", frame.size(2), "x", frame.size(1),
                    " are too small for the ", res.task, " model");
       res.width = W, res.height = H;

@@ -158,6 +158,8 @@ int run_training(TrainTask& task, const Cli& cli) {
   reg.transform_scale = cli.get_double("transf-scale");
   STEADY_CHECK(epochs > 0 && batch > 0 && size >= 16, "--epochs and --batch must be positive ",
                "and --size at least 16");
+  STEADY_CHECK(size % model->size_multiple() == 0, "--size ", size, ": the ", task.task(),
+               " network needs a multiple of ", model->size_multiple());
   STEADY_CHECK(reg.alpha >= 0 && reg.alpha <= 1, "--alpha must lie in [0, 1]");
   STEADY_CHECK(std::isfinite(reg.transform_scale) && reg.transform_scale > 0 && reg.transform_scale <= 10,
                "--transf-scale must be in (0, 10], got ", cli.get("transf-scale"));
@@ -246,7 +248,7 @@ int run_training(TrainTask& task, const Cli& cli) {
   };
 
   std::ofstream log(out + "/log.csv", std::ios::app);
-  STEADY_CHECK(log.good(), "cannot write ", out, "/log.csv");
+  STEADY_CHECK(log.good(), "cannot write ", out, "/log.csv: ", std::strerror(errno));
   if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s\n";
 
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
