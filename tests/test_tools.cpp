@@ -115,6 +115,11 @@ TEST_CASE("tools: --resume after an interruption gives the same final weights") 
   Run b = run(common + parts.string() + " --stop-after 3");  // mid-epoch
   INFO(b.output);
   REQUIRE(b.code == 0);
+  // A resume that would change the run is refused, naming what differs.
+  Run changed = run(common + parts.string() + " --resume --lr 0.5 --seed 9");
+  CHECK(changed.code == 1);
+  CHECK(changed.output.find("differs from the saved run in lr 0.5") != std::string::npos);
+  CHECK(changed.output.find("seed 9 (saved 5)") != std::string::npos);
   Run c = run(common + parts.string() + " --resume");
   INFO(c.output);
   REQUIRE(c.code == 0);

@@ -169,6 +169,7 @@ int run_training(TrainTask& task, const Cli& cli) {
 
   // gen_procedural's output folder holds its training images in train/.
   std::string data = cli.positional()[0];
+  while (data.size() > 1 && data.back() == '/') data.pop_back();  // "data/" is "data"
   std::error_code ec;
   if (fs::is_directory(fs::path(data) / "train", ec) && list_images(data).empty()) {
     data = (fs::path(data) / "train").string();
@@ -217,6 +218,19 @@ int run_training(TrainTask& task, const Cli& cli) {
     const std::string saved_task = checkpoint_task(last, read_checkpoint_meta(last));
     STEADY_CHECK(saved_task == task.task(), last, " is a ", saved_task.empty() ? "?" : saved_task,
                  " model, not ", task.task());
+    // Resume continues the saved run exactly: every setting as it was (--init only mattered at
+    // the start).
+    const nlohmann::json saved = checkpoint_config(last, read_checkpoint_meta(last));
+    std::string differ;
+    for (const auto& [key, value] : config.items()) {
+      if (key == "init") continue;
+      const auto it = saved.find(key);
+      if (it == saved.end() || *it != value)
+        differ += (differ.empty() ? "" : ", ") + key + " " + brief_json(value, 40) + " (saved " +
+                  (it == saved.end() ? std::string("nothing") : brief_json(*it, 40)) + ")";
+    }
+    STEADY_CHECK(differ.empty(), "--resume: the command differs from the saved run in ", differ,
+                 "; resume with the run's own settings");
     CheckpointMeta meta = load_checkpoint(last, model->params(), &adam);
     step = meta.step;
     STEADY_CHECK(step <= total_steps, "--resume: ", last, " is at step ", step, ", past this run's ",
