@@ -115,6 +115,8 @@ TEST_CASE("tools: --resume after an interruption gives the same final weights") 
   Run b = run(common + parts.string() + " --stop-after 3");  // mid-epoch
   INFO(b.output);
   REQUIRE(b.code == 0);
+  // Rows logged after the checkpoint (a run killed between saves) must not repeat on resume.
+  { std::ofstream(parts / "log.csv", std::ios::app) << "4,0,9,9,0,1\n5,1,9,9,0,1\n"; }
   // A resume that would change the run is refused, naming what differs.
   Run changed = run(common + parts.string() + " --resume --lr 0.5 --seed 9");
   CHECK(changed.code == 1);
@@ -124,6 +126,7 @@ TEST_CASE("tools: --resume after an interruption gives the same final weights") 
   INFO(c.output);
   REQUIRE(c.code == 0);
   CHECK(weights(whole / "last.safetensors") == weights(parts / "last.safetensors"));
+  CHECK(csv_losses(parts / "log.csv") == csv_losses(whole / "log.csv"));
 }
 
 TEST_CASE("tools: --summary prints the layer table and the parameter count") {

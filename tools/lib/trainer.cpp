@@ -179,6 +179,12 @@ int run_training(TrainTask& task, const Cli& cli) {
   task.open(data);
   STEADY_CHECK(task.size() >= static_cast<size_t>(batch), data, " holds ",
                task.size(), " training images, fewer than --batch ", batch);
+  // Every sample once, through the whole pipeline, before step 1: a file that cannot be read
+  // is one error now, not an abort in the middle of an epoch.
+  for (size_t i = 0; i < task.size(); ++i) {
+    Rng check_rng(seed, i);
+    task.load_batch({i}, size, check_rng, Device::CPU);
+  }
   const int64_t steps_per_epoch = static_cast<int64_t>(task.size()) / batch;
   const int64_t total_steps = steps_per_epoch * epochs;
 
@@ -261,6 +267,20 @@ int run_training(TrainTask& task, const Cli& cli) {
     save_checkpoint(path, model->params(), &adam, meta);
   };
 
+  // The log holds the steps the checkpoint has: rows past it (a run killed between saves) go.
+  if (step > 0 && fs::exists(out + "/log.csv")) {
+    std::ifstream in(out + "/log.csv");
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      const bool header = kept.empty();
+      if (header || std::strtoll(line.c_str(), nullptr, 10) <= step) kept += line + "\n";
+    }
+    std::ofstream rewrite(out + "/log.csv.tmp", std::ios::trunc);
+    rewrite << kept;
+    rewrite.close();
+    STEADY_CHECK(rewrite.good(), "cannot write ", out, "/log.csv.tmp: ", std::strerror(errno));
+    fs::rename(out + "/log.csv.tmp", out + "/log.csv");
+  }
   std::ofstream log(out + "/log.csv", std::ios::app);
   STEADY_CHECK(log.good(), "cannot write ", out, "/log.csv: ", std::strerror(errno));
   if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s\n";
