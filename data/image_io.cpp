@@ -439,6 +439,8 @@ Tensor convert_channels(const Tensor& img, int channels, const std::string& what
   return out;
 }
 
+bool is_exr_file(const std::string& path) { return is_exr_magic(read_head(path, 4)); }
+
 Tensor read_image(const std::string& path, int channels) {
   std::vector<unsigned char> head = read_head(path, 16);
   Tensor t;

@@ -63,6 +63,7 @@ Tensor convert_channels(const Tensor& img, int channels, const std::string& what
 bool has_image_extension(const std::string& path);  // .exr .hdr .png .jpg .jpeg
 bool has_hdr_extension(const std::string& path);    // .exr .hdr
 bool has_exr_extension(const std::string& path);
+bool is_exr_file(const std::string& path);  // by content: the EXR magic number
 
 // The image files directly inside dir (no recursion), in natural order ("f2" before "f10").
 // hdr_only: just .exr and .hdr. Throws when dir is not a readable folder.

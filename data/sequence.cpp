@@ -19,13 +19,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool is_exr_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  unsigned char m[4] = {0, 0, 0, 0};
-  in.read(reinterpret_cast<char*>(m), 4);
-  return in.gcount() == 4 && m[0] == 0x76 && m[1] == 0x2f && m[2] == 0x31 && m[3] == 0x01;
-}
-
 // "dir/seq_%04d.exr" -> prefix "seq_", width 4, zero padded, suffix ".exr", folder "dir".
 struct Pattern {
   std::string folder, prefix, suffix;
@@ -103,9 +96,9 @@ bool has_video_extension(const std::string& path) {
 }
 
 SequenceKind sequence_kind(const std::string& spec) {
-  if (is_printf_pattern(spec)) return SequenceKind::Pattern;
   std::error_code ec;
-  if (fs::is_directory(spec, ec)) return SequenceKind::Folder;
+  if (fs::is_directory(spec, ec)) return SequenceKind::Folder;  // even one named seq_%d
+  if (is_printf_pattern(spec)) return SequenceKind::Pattern;
   if (!fs::exists(spec, ec)) fail("cannot read sequence '", spec, "': no such file or folder");
   if (has_video_extension(spec)) return SequenceKind::Video;
   if (is_exr_file(spec)) return SequenceKind::MultipartExr;
@@ -139,10 +132,10 @@ std::vector<std::string> expand_pattern(const std::string& pattern) {
 }
 
 std::string flow_location(const std::string& spec) {
-  Pattern pat;
-  if (parse_pattern(spec, &pat)) return (fs::path(pat.folder) / "flow").string();
   std::error_code ec;
   if (fs::is_directory(spec, ec)) return (fs::path(spec) / "flow").string();
+  Pattern pat;
+  if (parse_pattern(spec, &pat)) return (fs::path(pat.folder) / "flow").string();
   if (lower(fs::path(spec).extension().string()) == ".exr") {
     fs::path p(spec);
     return p.replace_extension(".flow.exr").string();

@@ -303,6 +303,24 @@ TEST_CASE("tools: one training per run folder; no silent overwrite; stale temp f
   CHECK(both.output.find("in use by another training") != std::string::npos);
 }
 
+TEST_CASE("tools: check_data goes by content; a folder named like a pattern is a folder") {
+  fs::path d = workdir() / "content";
+  REQUIRE(run("./gen_procedural " + d.string() + " --train 2 --test-seqs 0 --size 32 --previews --quiet").code == 0);
+  fs::create_directories(d / "seq_%d");
+  fs::copy_file(d / "previews/train_00000.png", d / "png_named.exr");
+  fs::copy_file(d / "previews/train_00000.png", d / "seq_%d/a.png");
+  fs::copy_file(d / "previews/train_00001.png", d / "seq_%d/b.png");
+  Run c = run("./check_data " + (d / "png_named.exr").string());
+  INFO(c.output);
+  CHECK(c.code == 0);
+  CHECK(c.output.find("FAIL") == std::string::npos);
+  CHECK(c.output.find("exr zip") == std::string::npos);  // not an EXR, whatever its name
+  Run e = run("./eval_video '" + (d / "seq_%d").string() + "' --json");
+  INFO(e.output);
+  CHECK(e.code == 0);
+  CHECK(e.output.find("\"frames\": 2") != std::string::npos);
+}
+
 TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
   fs::path bad = workdir() / "bad";
   fs::create_directories(bad);

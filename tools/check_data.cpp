@@ -90,17 +90,23 @@ bool check_image(const std::string& path) {
     const Tensor img = read_image(path);
     Range range;
     range.add(img);
-    std::printf("ok    %-60s %5lldx%-5lld C=%lld  [%.4g, %.4g]", path.c_str(),
-                static_cast<long long>(img.size(2)), static_cast<long long>(img.size(1)),
-                static_cast<long long>(img.size(0)), range.lo, range.hi);
-    if (has_exr_extension(path)) {
+    // The whole line is made first: a later failure prints FAIL alone, never after "ok".
+    char line[512];
+    std::snprintf(line, sizeof line, "ok    %-60s %5lldx%-5lld C=%lld  [%.4g, %.4g]", path.c_str(),
+                  static_cast<long long>(img.size(2)), static_cast<long long>(img.size(1)),
+                  static_cast<long long>(img.size(0)), range.lo, range.hi);
+    std::string out = line;
+    if (is_exr_file(path)) {  // by content, not by name
       const RawExr raw = raw_exr_stats(path);
-      std::printf("  exr %s, %lld negative values clamped", raw.compression.c_str(),
-                  static_cast<long long>(raw.negatives));
-      if (raw.negatives > 0)
-        std::printf(" (%.3g%% of values, min %.3g)", 100.0 * raw.negatives / raw.values, raw.min);
+      std::snprintf(line, sizeof line, "  exr %s, %lld negative values clamped", raw.compression.c_str(),
+                    static_cast<long long>(raw.negatives));
+      out += line;
+      if (raw.negatives > 0) {
+        std::snprintf(line, sizeof line, " (%.3g%% of values, min %.3g)", 100.0 * raw.negatives / raw.values, raw.min);
+        out += line;
+      }
     }
-    std::printf("\n");
+    std::printf("%s\n", out.c_str());
     return true;
   } catch (const std::exception& e) {
     std::printf("FAIL  %s\n", e.what());
