@@ -8,6 +8,8 @@
 // through ffmpeg (HDR tone-mapped with gamma 2.2 for viewing); an image name writes one image
 // (single-frame input only; HDR as .exr, or a .png preview); anything else is a folder of
 // frame_NNNN files. Frames stream through: memory holds one --batch of them at a time.
+#include <malloc.h>
+
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -150,4 +152,7 @@ int infer_main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return run_tool("infer", infer_main, argc, argv); }
+int main(int argc, char** argv) {
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);  // frames by the thousand: see eval_video's main
+  return run_tool("infer", infer_main, argc, argv);
+}
