@@ -245,6 +245,12 @@ TEST_CASE("tools: infer streams to a folder, a video of any container, an image;
   INFO(one.output);
   CHECK(one.code == 0);
   CHECK(fs::exists(workdir() / "one.png"));
+  for (const char* name : {"one.jpg", "one.hdr"}) {  // no PNG bytes under another format's name
+    Run wrong = run("./infer " + (seq / "train_00000.png").string() + " " + (workdir() / name).string() + model);
+    CHECK(wrong.code == 1);
+    CHECK(wrong.output.find("written as .exr (linear) or .png") != std::string::npos);
+    CHECK_FALSE(fs::exists(workdir() / name));
+  }
   Run same = run("./infer " + (workdir() / "one.png").string() + " " + (workdir() / "one.png").string() + model);
   CHECK(same.code == 1);
   CHECK(same.output.find("never overwrites its input") != std::string::npos);
