@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -191,9 +192,28 @@ void check_finite_clamp(Tensor& t, const std::string& path, bool clamp_negative 
   }
 }
 
-void check_size(int64_t w, int64_t h, const std::string& path) {
+// A small file can declare a huge image (a 261 KB PNG decodes to 1.5 GB): decoded float32 data
+// is held to a budget, STEADY_IMAGE_BUDGET_MB (default 1024), checked before decoding.
+int64_t image_budget_bytes() {
+  static const int64_t budget = [] {
+    const char* env = std::getenv("STEADY_IMAGE_BUDGET_MB");
+    char* end = nullptr;
+    const long long mb = env ? std::strtoll(env, &end, 10) : 1024;
+    if (env && (end == env || *end != '\0' || mb <= 0 || mb > (int64_t{1} << 24)))
+      fail("STEADY_IMAGE_BUDGET_MB must be a positive number of megabytes, got '", env, "'");
+    return static_cast<int64_t>(mb) << 20;
+  }();
+  return budget;
+}
+
+void check_size(int64_t w, int64_t h, const std::string& path, int64_t channels) {
   if (w <= 0 || h <= 0 || w > kMaxSide || h > kMaxSide || w * h > kMaxPixels)
     fail("cannot read image '", path, "': implausible size ", w, "x", h, " (corrupt header?)");
+  const int64_t bytes = w * h * std::max<int64_t>(channels, 1) * 4;
+  if (bytes > image_budget_bytes())
+    fail("cannot read image '", path, "': ", w, "x", h, "x", channels, " would take ", bytes >> 20,
+         " MB decoded, over the ", image_budget_bytes() >> 20,
+         " MB budget (raise STEADY_IMAGE_BUDGET_MB to allow it)");
 }
 
 // ------------------------------------------------------------------------------- EXR reading
@@ -232,9 +252,9 @@ Tensor read_exr_part(Imf::MultiPartInputFile& file, int part, const std::string&
     fail("cannot read image '", path, "': part ", part, " holds deep data (not supported)");
   const Imath::Box2i dw = h.dataWindow();
   const int64_t w = int64_t(dw.max.x) - dw.min.x + 1, hh = int64_t(dw.max.y) - dw.min.y + 1;
-  check_size(w, hh, path);
   ExrLayout l = exr_layout(h, path);
   const int64_t c_n = static_cast<int64_t>(l.names.size());
+  check_size(w, hh, path, c_n);
   Tensor t = Tensor::empty({c_n, hh, w});
   Imf::FrameBuffer fb;
   for (int64_t c = 0; c < c_n; ++c)
@@ -384,7 +404,7 @@ Tensor read_stb(const std::string& path) {
     fail("cannot read image '", path,
          "': not an image this program can read (expected EXR, HDR, PNG or JPG)");
   }
-  check_size(w, h, path);
+  check_size(w, h, path, comp);
   if (is_png_magic(b)) check_png_complete(b, path);
   if (is_jpeg_magic(b)) check_jpeg_complete(b, path);
 

@@ -702,3 +702,17 @@ TEST_CASE("images: only EXR, HDR, PNG and JPEG decode; a TGA header named .png i
   std::ofstream(dir / "b.jpg", std::ios::binary) << "BM" << std::string(60, '\1');  // BMP magic
   CHECK_THROWS_WITH_AS(read_image(dir / "b.jpg"), doctest::Contains("not an image this program can read"), Error);
 }
+
+TEST_CASE("images: decoded size is held to a budget before decoding") {
+  TempDir dir("steady_budget");
+  // A PNG header alone is enough for stbi_info: 16000 x 16000 RGB declares
+  // 3 GB of float32, over the default 1024 MB budget.
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+  };
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += be32(13) + "IHDR" + be32(16000) + be32(16000) + std::string{8, 2, 0, 0, 0} + be32(0);
+  png += be32(0) + "IEND" + be32(0xAE426082u);
+  std::ofstream(dir / "huge.png", std::ios::binary) << png;
+  CHECK_THROWS_WITH_AS(read_image(dir / "huge.png"), doctest::Contains("MB budget"), Error);
+}
