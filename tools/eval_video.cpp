@@ -99,7 +99,7 @@ int eval_main(int argc, char** argv) {
   cli.option("profile", "", "X,Y: a pixel whose values over time the report plots (repeat; default: where the first model flickers most)");
   cli.option("profile-count", "3", "how many pixels to pick when no --profile is given");
   cli.option("max-frames", "0", "evaluate only the first N frames (0: all)");
-  cli.option("max-side", "256", "video files: scale frames so the longer side is at most N (0: full size)");
+  cli.option("max-side", "0", "video files: scale frames so the longer side is at most N (0: full size)");
   cli.option("excess-gain", "1", "HDR diagnostics: scale each model's log output's excess over the input by K");
   cli.option("equiv-every", "8", "measure the transform-equivariance error on every Nth frame (0: off)");
   cli.option("transf-scale", "1", "scale of Table 1's transform ranges for the equivariance error");

@@ -34,7 +34,7 @@ struct EvalOptions {
   double fps = 0;         // 0: from the sequence, else 25
   uint64_t seed = 1;      // camera draws (with the sequence's name) and equivariance transforms
   int batch = 8;          // frames per forward pass
-  int64_t max_frames = 0, max_side = 256;
+  int64_t max_frames = 0, max_side = 0;
   std::string ref;                  // reference sequence (any form)
   double excess_gain = 1.0;         // hdr: scale each model's log output's excess over the input
   int64_t equivariance_every = 8;   // every Nth frame measures the equivariance error (0: off)
