@@ -122,6 +122,42 @@ void check_jpeg_complete(const std::vector<unsigned char>& b, const std::string&
     fail("cannot read image '", path, "': truncated or corrupt JPEG (no end-of-image marker)");
 }
 
+// JPEG Huffman tables (DHT segments, before the first scan): stb_image builds its lookup tables
+// from them without checking that the code lengths form a valid prefix code, and indexes out of
+// bounds on a malformed one. Check every table first: at most 256 symbols, and at each length
+// no more codes than that length leaves room for.
+void check_jpeg_tables(const std::vector<unsigned char>& b, const std::string& path) {
+  const auto bad = [&] { fail("cannot read image '", path, "': corrupt JPEG (bad Huffman table)"); };
+  size_t i = 2;
+  while (i + 4 <= b.size() && b[i] == 0xFF) {
+    const unsigned marker = b[i + 1];
+    if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 || marker == 0xFF) {
+      i += marker == 0xFF ? 1 : 2;  // no length (fill bytes, restart markers)
+      continue;
+    }
+    if (marker == 0xDA || marker == 0xD9) return;  // the first scan: tables come before it
+    const size_t len = (size_t{b[i + 2]} << 8) | b[i + 3];
+    if (len < 2 || i + 2 + len > b.size()) return;  // the completeness checks say "truncated"
+    if (marker == 0xC4) {
+      size_t k = i + 4;
+      const size_t end = i + 2 + len;
+      while (k < end) {
+        if (k + 17 > end) bad();
+        uint32_t code = 0, symbols = 0;
+        for (int l = 1; l <= 16; ++l) {
+          const uint32_t count = b[k + static_cast<size_t>(l)];
+          code = (code << 1) + count;
+          symbols += count;
+          if (code > (uint32_t{1} << l)) bad();
+        }
+        if (symbols > 256 || k + 17 + symbols > end) bad();
+        k += 17 + symbols;
+      }
+    }
+    i += 2 + len;
+  }
+}
+
 // PNG: a complete file has its IEND chunk (type and CRC; some writers append bytes after it).
 // stb_image stops at the image data and can miss a cut tail.
 void check_png_complete(const std::vector<unsigned char>& b, const std::string& path) {
@@ -396,6 +432,7 @@ Tensor read_stb(const std::string& path) {
   if (!is_png_magic(b) && !is_jpeg_magic(b) && !starts_with("#?RADIANCE") && !starts_with("#?RGBE"))
     fail("cannot read image '", path,
          "': not an image this program can read (expected EXR, HDR, PNG or JPG)");
+  if (is_jpeg_magic(b)) check_jpeg_tables(b, path);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(b.data(), len, &w, &h, &comp)) {
     if (is_png_magic(b) || is_jpeg_magic(b))

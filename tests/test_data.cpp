@@ -716,3 +716,24 @@ TEST_CASE("images: decoded size is held to a budget before decoding") {
   std::ofstream(dir / "huge.png", std::ios::binary) << png;
   CHECK_THROWS_WITH_AS(read_image(dir / "huge.png"), doctest::Contains("MB budget"), Error);
 }
+
+TEST_CASE("images: a JPEG whose Huffman table is not a prefix code is refused before decoding") {
+  TempDir dir("steady_dht");
+  std::vector<unsigned char> px(16 * 16 * 3, 90);
+  REQUIRE(stbi_write_jpg((dir / "good.jpg").c_str(), 16, 16, 3, px.data(), 90));
+  std::string jpg = bytes_of(dir / "good.jpg");
+  CHECK_NOTHROW(read_image(dir / "good.jpg"));
+  const size_t dht = jpg.find("\xFF\xC4");
+  REQUIRE(dht != std::string::npos);
+  // Three codes of length 1 (only two exist): stb_image would build its tables out of bounds.
+  std::string bad = jpg;
+  bad[dht + 5] = 3;
+  write_bytes(dir / "bad_dht.jpg", bad);
+  CHECK_THROWS_WITH_AS(read_image(dir / "bad_dht.jpg"), doctest::Contains("bad Huffman table"), Error);
+  // More than 256 symbols.
+  bad = jpg;
+  for (int l = 0; l < 16; ++l) bad[dht + 5 + static_cast<size_t>(l)] = l == 15 ? static_cast<char>(255) : 0;
+  bad[dht + 5 + 14] = 2;
+  write_bytes(dir / "many.jpg", bad);
+  CHECK_THROWS_WITH_AS(read_image(dir / "many.jpg"), doctest::Contains("bad Huffman table"), Error);
+}
