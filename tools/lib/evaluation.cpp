@@ -639,7 +639,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
       STEADY_CHECK(csv.good(), "cannot write ", (fs::path(opt.report_dir) / per_frame).string());
     }
     // Profiles: the pixels asked for, or those where the first model (the sequence itself
-    // without models) flickers most, under the protocol's mask for HDR where any pixel is.
+    // without models) flickers most, under the saturated-pixel mask for HDR where any pixel is.
     const int64_t T = std::min(frames, opt.profile_frames), K = static_cast<int64_t>(candidates.size());
     const int64_t C = profile_channels;
     std::vector<int64_t> chosen;
@@ -651,11 +651,18 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
       std::vector<std::pair<double, int64_t>> score;
       for (int64_t k = 0; k < K; ++k) {
         if (camera && any_masked && !candidate_masked[k]) continue;
-        double sum = 0;
-        for (int64_t t = 1; t < T; ++t)
-          for (int64_t c = 0; c < C; ++c)
-            sum += std::abs(profile[lead][(t * K + k) * C + c] - profile[lead][((t - 1) * K + k) * C + c]);
-        score.push_back({-sum, k});
+        // Flicker, not motion: the second temporal difference (a jitter the motion does not
+        // explain), beyond the reference's own where there is one.
+        auto jitter = [&](size_t r) {
+          double sum = 0;
+          for (int64_t t = 1; t + 1 < T; ++t)
+            for (int64_t c = 0; c < C; ++c) {
+              const auto v = [&](int64_t u) { return profile[r][(u * K + k) * C + c]; };
+              sum += std::abs(v(t + 1) - 2 * v(t) + v(t - 1));
+            }
+          return sum;
+        };
+        score.push_back({-(jitter(lead) - (has_ref ? jitter(ref_row) : 0.0)), k});
       }
       std::sort(score.begin(), score.end());
       for (size_t i = 0; i < score.size() && static_cast<int>(i) < opt.profile_count; ++i)
