@@ -4,6 +4,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -274,9 +275,8 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
   if (camera) cam = sequence_camera(spec, ropt, opt.seed, &info);
 
   // Rows.
-  const bool has_input_row = !models.empty();
   std::vector<std::string> names, labels;
-  if (has_input_row) {
+  if (!models.empty()) {
     names.push_back("input");
     labels.push_back(hdr ? (camera ? "input (LDR, linearized)" : "input (linearized)") : "input (grey, a = b = 0)");
   } else {
