@@ -31,20 +31,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Frames cropped to the size the network can take (multiples of 16 or 8), top-left.
-Tensor crop_to_multiple(const Tensor& img, int64_t m) {
-  const int64_t C = img.size(0), H = img.size(1) / m * m, W = img.size(2) / m * m;
-  STEADY_CHECK(H > 0 && W > 0, "infer: frames smaller than ", m, "x", m);
-  if (H == img.size(1) && W == img.size(2)) return img;
-  Tensor out = Tensor::empty({C, H, W});
-  const float* s = img.data<float>();
-  float* d = out.data<float>();
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t y = 0; y < H; ++y)
-      for (int64_t x = 0; x < W; ++x) d[(c * H + y) * W + x] = s[(c * img.size(1) + y) * img.size(2) + x];
-  return out;
-}
-
 int infer_main(int argc, char** argv) {
   Cli cli("infer", "IN OUT --model CKPT [options]\n\n"
                    "IN: an image, a folder of frames, a printf pattern, a multi-part EXR or a video\n"
@@ -128,7 +114,10 @@ int infer_main(int argc, char** argv) {
     chunk.clear();
   };
   for_each_frame(in, opt, [&](int64_t t, const Tensor& f, const Tensor&) {
-    Tensor frame = crop_to_multiple(f, m.model->size_multiple());
+    const int64_t mul = m.model->size_multiple(), H = f.size(1) / mul * mul, W = f.size(2) / mul * mul;
+    STEADY_CHECK(H > 0 && W > 0, in, ": frames of ", f.size(2), "x", f.size(1), " are smaller than ",
+                 mul, "x", mul, ", the least the ", m.model->task(), " network takes");
+    Tensor frame = crop_top_left(f, H, W);
     if (hdr) {
       const float* v = frame.data<float>();
       float hi = 0;

@@ -78,18 +78,6 @@ Tensor max_channel_mask(const Tensor& img, double threshold, bool inclusive) {
   return out;
 }
 
-// The top-left h x w of img [C,H,W].
-Tensor crop_top_left(const Tensor& img, int64_t h, int64_t w) {
-  const int64_t C = img.size(0), H = img.size(1), W = img.size(2);
-  if (h == H && w == W) return img;
-  const Tensor src = img.dtype() == DType::F32 ? img : img.to(DType::F32);
-  Tensor out = Tensor::empty({C, h, w});
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t y = 0; y < h; ++y)
-      std::copy_n(src.data<float>() + (c * H + y) * W, w, out.data<float>() + (c * h + y) * w);
-  return out;
-}
-
 // Box down-scaling by an integer factor (side-by-side video panels).
 Tensor shrink(const Tensor& img, int64_t factor) {
   if (factor <= 1) return img;

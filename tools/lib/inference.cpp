@@ -39,6 +39,17 @@ std::vector<Tensor> run_model(Model& model, const std::vector<Tensor>& input, De
   return out;
 }
 
+Tensor crop_top_left(const Tensor& img, int64_t h, int64_t w) {
+  const int64_t C = img.size(0), H = img.size(1), W = img.size(2);
+  if (h == H && w == W) return img;
+  const Tensor src = img.dtype() == DType::F32 ? img : img.to(DType::F32);
+  Tensor out = Tensor::empty({C, h, w});
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < h; ++y)
+      std::copy_n(src.data<float>() + (c * H + y) * W, w, out.data<float>() + (c * h + y) * w);
+  return out;
+}
+
 // Linear HDR frames from the HDR model's log-domain outputs.
 std::vector<Tensor> hdr_from_log(const std::vector<Tensor>& log_frames) {
   std::vector<Tensor> out;

@@ -22,6 +22,10 @@ LoadedModel load_model(const std::string& path, Device device);
 std::vector<Tensor> run_model(Model& model, const std::vector<Tensor>& input, Device device,
                               int chunk);
 
+// The top-left h x w of img [C,H,W] (img itself when nothing is cut): frames cropped to the size
+// a network takes.
+Tensor crop_top_left(const Tensor& img, int64_t h, int64_t w);
+
 // Linear HDR frames from the HDR model's log-domain outputs.
 std::vector<Tensor> hdr_from_log(const std::vector<Tensor>& log_frames);
 
