@@ -228,7 +228,7 @@ std::string sequence_name(const std::string& spec) {
 std::vector<Column> eval_columns(const std::string& task, bool hdr_frames) {
   if (task == "hdr")
     return {{"psnr", "PSNR sat (dB)"},   {"s", "S sat-union"},  {"s_sat", "S sat"},
-            {"s_gt", "S gt-over"},       {"s_all", "S all px"}, {"hf", "HF rms sat-union"},
+            {"s_gt", "S gt-over"},       {"s_all", "S all px"}, {"boost", "boost sat"},
             {"flicker", "flicker"},      {"warp", "warp error"}, {"equiv", "equiv error"}};
   if (task == "color")
     return {{"psnr", "PSNR ab (dB)"}, {"s", "S ab"}, {"hf", "HF rms ab"}, {"flicker", "flicker"},
@@ -344,6 +344,9 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
 
   // Equivariance: the same transforms for every model.
   std::vector<double> equiv_sum(models.size(), 0.0), equiv_n(models.size(), 0.0);
+  // HDR: how far each row lifts the saturated pixels above the input (mean log excess), so
+  // models can be compared at matched highlight brightness (S depends on it).
+  std::vector<double> boost_sum(n_rows, 0.0), boost_n(n_rows, 0.0);
   std::vector<Rng> equiv_rng(models.size(), Rng(seq_seed ^ 0x9e3779b97f4a7c15ull));
 
   FrameQueue* ref_queue = nullptr;
@@ -433,6 +436,17 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
       const Tensor ref = has_ref ? rows[ref_row][i] : Tensor();
       for (size_t r = 0; r < n_rows; ++r)
         scores[r].push(rows[r][i], r == ref_row ? Tensor() : ref, it.error_mask, it.flow);
+      if (camera) {
+        const float* m = it.error_mask.data<float>();
+        const int64_t plane = H * W, C = rows[0][i].size(0);
+        const float* in = rows[0][i].data<float>();
+        for (size_t r = 0; r < n_rows; ++r) {
+          const float* v = rows[r][i].data<float>();
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t k = 0; k < plane; ++k)
+              if (m[k] > 0) boost_sum[r] += v[c * plane + k] - in[c * plane + k], boost_n[r] += 1;
+        }
+      }
       if (it.t < opt.profile_frames) {
         const int64_t C = rows[0][i].size(0), plane = H * W;
         profile_channels = C;
@@ -604,6 +618,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
       row.values["s"] = s_ratio(0);
       row.values["hf"] = s.rms_highpass(0);
     }
+    row.values["boost"] = boost_n[r] > 0 ? boost_sum[r] / boost_n[r] : kNaN;
     row.values["equiv"] = r >= 1 && r <= models.size() && equiv_n[r - 1] > 0
                               ? equiv_sum[r - 1] / equiv_n[r - 1] : kNaN;
     res.rows.push_back(row);

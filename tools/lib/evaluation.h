@@ -11,6 +11,8 @@
 //       (max_c x > tau = 0.95) per frame ("sat"), the same widened to the union over the
 //       Gaussian's support ("sat-union": the protocol's mask), and the pixels the ground truth
 //       holds above the clip point (max_c >= 1, "gt-over"). PSNR over "sat" per frame, pooled.
+//       "boost": the mean log excess over the input on "sat", how bright a row makes the
+//       highlights (S falls as it grows, so compare S at similar boost).
 //   hdr with display frames (PNG, JPG, video): the frames are the LDR input; no ground truth.
 //   color (a colorization model): each frame (top-left crop to multiples of 8) is turned into L
 //       and colorized; the ground truth is its own a, b (ab/110). The input row is grey (a = b = 0).
