@@ -328,11 +328,11 @@ void StreamScore::push(const Tensor& frame, const Tensor& ref, const Tensor& err
   } else {
     per_frame_error.push_back(std::numeric_limits<double>::quiet_NaN());
   }
+  std::vector<double> host = frame.to_host();
   if (prev_.defined()) {
-    const std::vector<double> a = frame.to_host(), b = prev_.to_host();
     double sum = 0;
-    for (size_t i = 0; i < a.size(); ++i) sum += std::abs(a[i] - b[i]);
-    per_frame_flicker.push_back(sum / static_cast<double>(a.size()));
+    for (size_t i = 0; i < host.size(); ++i) sum += std::abs(host[i] - prev_host_[i]);
+    per_frame_flicker.push_back(sum / static_cast<double>(host.size()));
     if (flow.defined()) {
       const WarpingError w = steady::warping_error({prev_, frame}, {Tensor(), flow});
       if (w.frames > 0) warp_sum_ += w.error, ++warp_frames_;
@@ -341,6 +341,7 @@ void StreamScore::push(const Tensor& frame, const Tensor& ref, const Tensor& err
     per_frame_flicker.push_back(std::numeric_limits<double>::quiet_NaN());
   }
   prev_ = frame;
+  prev_host_ = std::move(host);
 }
 
 void StreamScore::finish() { highpass_.finish(); }

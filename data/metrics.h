@@ -164,6 +164,7 @@ class StreamScore {
   Masks masks_;
   TemporalHighpass highpass_;
   Tensor prev_;
+  std::vector<double> prev_host_;  // prev_ in double, converted once
   double warp_sum_ = 0;
   int64_t warp_frames_ = 0;
 };

@@ -257,7 +257,6 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
   const bool hdr = res.task == "hdr";
   const bool camera = hdr && info.hdr;
   const bool color = res.task == "color";
-  const uint64_t seq_seed = opt.seed ^ fnv1a(res.name);
 
   CameraParams cam;
   if (camera) cam = sequence_camera(spec, ropt, opt.seed, &info);
@@ -347,7 +346,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
   // HDR: how far each row lifts the saturated pixels above the input (mean log excess), so
   // models can be compared at matched highlight brightness (S depends on it).
   std::vector<double> boost_sum(n_rows, 0.0), boost_n(n_rows, 0.0);
-  std::vector<Rng> equiv_rng(models.size(), Rng(seq_seed ^ 0x9e3779b97f4a7c15ull));
+  std::vector<Rng> equiv_rng(models.size(), Rng(opt.seed ^ fnv1a(res.name) ^ 0x9e3779b97f4a7c15ull));
 
   FrameQueue* ref_queue = nullptr;
   std::optional<FrameQueue> ref_queue_store;
