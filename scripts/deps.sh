@@ -2,7 +2,7 @@
 # Installs the Debian packages Steady needs that are missing; a no-op when all are present.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-pkgs=(cmake make g++ doctest-dev libstb-dev libopenexr-dev libopenblas-openmp-dev
+pkgs=(cmake make g++ doctest-dev libstb-dev libopenexr-dev libopenblas-openmp-dev libdnnl-dev
       nlohmann-json3-dev ffmpeg python3-matplotlib "$@")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -24,9 +24,11 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "engine/conv_geometry.h"
+#include "engine/cpu/conv_dnnl.h"
 #include "engine/cpu/cpu_backend.h"
 
 namespace steady {
@@ -395,9 +397,21 @@ void check_grad_output(const char* op, const Tensor& gy, const Tensor& x, const 
 }
 
 
+// float32 goes to oneDNN (conv_dnnl.h) wherever it takes the geometry.
+template <class T>
+bool use_dnnl(const ConvGeometry& g) {
+  return std::is_same_v<T, float> && dnnl_conv::supports(g);
+}
+
 template <class T>
 Tensor conv2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b) {
   Tensor y = Tensor::empty(g.columns_shape(), Device::CPU, x.dtype());
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_dnnl<T>(g)) {
+      dnnl_conv::forward(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
+      return y;
+    }
+  }
   forward_data<T>(g, w.data<T>(), x.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
   return y;
 }
@@ -408,6 +422,14 @@ ConvGrads conv2d_backward_impl(const ConvGeometry& g, const Tensor& x, const Ten
   ConvGrads r;
   if (need.x) r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
   r.grad_w = Tensor::empty(w.shape(), Device::CPU, x.dtype());
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_dnnl<T>(g)) {
+      dnnl_conv::conv_backward(g, x.data<T>(), w.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
+                               need.x ? r.grad_x.data<T>() : nullptr);
+      if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
+      return r;
+    }
+  }
   weight_and_data_grad<T>(g, w.data<T>(), x.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
                           need.x ? r.grad_x.data<T>() : nullptr, nullptr);
   if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
@@ -418,6 +440,13 @@ template <class T>
 Tensor conv_transpose2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                              const Tensor& b) {
   Tensor y = Tensor::empty(g.image_shape(), Device::CPU, x.dtype());
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_dnnl<T>(g)) {
+      dnnl_conv::backward_data(g, w.data<T>(), x.data<T>(), y.data<T>());
+      if (b.defined()) add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
+      return y;
+    }
+  }
   backward_data<T>(g, w.data<T>(), x.data<T>(), y.data<T>());
   if (b.defined()) add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
   return y;
@@ -429,6 +458,14 @@ ConvGrads conv_transpose2d_backward_impl(const ConvGeometry& g, const Tensor& x,
   ConvGrads r;
   if (need.x) r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
   r.grad_w = Tensor::empty(w.shape(), Device::CPU, x.dtype());
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_dnnl<T>(g)) {
+      dnnl_conv::transposed_backward(g, gy.data<T>(), w.data<T>(), x.data<T>(),
+                                     r.grad_w.data<T>(), need.x ? r.grad_x.data<T>() : nullptr);
+      if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
+      return r;
+    }
+  }
   weight_and_data_grad<T>(g, w.data<T>(), gy.data<T>(), x.data<T>(), r.grad_w.data<T>(), nullptr,
                           need.x ? r.grad_x.data<T>() : nullptr);
   if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
