@@ -12,6 +12,12 @@ Backend& cpu_backend() {
   return cpu;
 }
 
+namespace {
+thread_local int64_t t_host_syncs = 0;
+}
+void count_host_sync() { ++t_host_syncs; }
+int64_t host_sync_count() { return t_host_syncs; }
+
 Backend& backend(Device d) { return d == Device::CPU ? cpu_backend() : cuda_backend(); }
 
 Device parse_device(const std::string& name) {

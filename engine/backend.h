@@ -148,6 +148,15 @@ bool cuda_available();  // built with CUDA and a device is present
 Backend& backend(Device d);
 inline Backend& backend_of(const Tensor& t) { return backend(t.device()); }
 
+// Host synchronizations: every read of tensor values back to the host (Tensor::to_host, item)
+// on any device (on CUDA a wait for the stream; on the CPU the same point in the program), and
+// every other wait of the host for the CUDA stream (synchronize, a staging slot still in use).
+// Counted per thread: the count is the calling thread's (the training thread's, not that of the
+// batch loader's workers, which read their own CPU tensors). The training step between log
+// points makes none (tests/test_tools.cpp).
+void count_host_sync();
+int64_t host_sync_count();
+
 // Parses "auto" | "cpu" | "cuda" (tools' --device). auto picks CUDA when available.
 Device parse_device(const std::string& name);
 

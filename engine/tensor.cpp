@@ -73,7 +73,7 @@ Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& shape, Dev
                " values for shape ", shape_str(shape));
   if (dtype == DType::F32) return from_vector(std::vector<float>(v.begin(), v.end()), shape, device);
   Tensor t = empty(shape, device, DType::F64);
-  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * sizeof(double));
+  if (!v.empty()) backend(device).copy(t.raw(), device, v.data(), Device::CPU, v.size() * sizeof(double));
   return t;
 }
 
@@ -164,6 +164,7 @@ void Tensor::copy_from(const Tensor& src) {
 }
 
 std::vector<double> Tensor::to_host() const {
+  count_host_sync();
   Tensor h = to(Device::CPU);
   if (dtype_ == DType::F32) h = h.to(DType::F64);
   const double* p = h.data<double>();

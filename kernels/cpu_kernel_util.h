@@ -2,6 +2,7 @@
 // from DType to the scalar type, and the element count above which a loop is worth OpenMP.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "engine/tensor.h"
 
@@ -32,6 +33,17 @@ void dispatch(DType dtype, F&& f) {
   } else {
     f(float{});
   }
+}
+
+// A CPU tensor's values as doubles, read in place (not Tensor::to_host, which counts as a host
+// synchronization: a CPU kernel reading its own operand is not one).
+inline std::vector<double> values(const Tensor& t) {
+  std::vector<double> out(static_cast<size_t>(t.numel()));
+  dispatch(t.dtype(), [&](auto zero) {
+    const auto* p = t.data<decltype(zero)>();
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
+  });
+  return out;
 }
 
 }  // namespace cpu_kernel

@@ -34,7 +34,7 @@ RegLoss CpuBackend::reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, 
   if (needs_warp) warped = warp_affine_forward(kind == RegKind::TransInv ? fx : y, matrix);
 
   // The mask in double, and the normalization.
-  std::vector<double> m = mask.defined() ? mask.to_host() : std::vector<double>(N * HW, 1.0);
+  std::vector<double> m = mask.defined() ? cpu_kernel::values(mask) : std::vector<double>(N * HW, 1.0);
   double mask_sum = 0;
   for (double v : m) mask_sum += v;
   const double denom = std::max(1.0, static_cast<double>(C) * mask_sum);

@@ -23,7 +23,8 @@ namespace {
 std::vector<double> matrices_of(const char* op, const Tensor& matrix, int64_t n) {
   STEADY_CHECK(matrix.defined() && matrix.dim() == 2 && matrix.size(0) == n && matrix.size(1) == 6,
                op, ": matrix must be [", n, ", 6], got ", matrix.str());
-  return matrix.to_host();
+  cpu_kernel::check_cpu(op, matrix, "matrix");
+  return cpu_kernel::values(matrix);
 }
 
 template <class T>

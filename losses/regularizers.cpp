@@ -50,8 +50,10 @@ Var fused_reg_loss(RegKind kind, const Var& fx, const Var& ftx, const Tensor& y,
     // Scale by the upstream gradient without leaving the device (no host sync).
     Backend& be = backend_of(self.grad);
     Tensor up = be.broadcast_scalar(self.grad, gfx.shape(), 1.0);
-    accumulate_grad(*self.inputs[0], be.binary(BinaryOp::Mul, up, gfx));
-    accumulate_grad(*self.inputs[1], be.binary(BinaryOp::Mul, up, gftx));
+    if (self.inputs[0]->requires_grad)
+      accumulate_grad(*self.inputs[0], be.binary(BinaryOp::Mul, up, gfx));
+    if (self.inputs[1]->requires_grad)
+      accumulate_grad(*self.inputs[1], be.binary(BinaryOp::Mul, up, gftx));
   });
 }
 
@@ -78,13 +80,18 @@ Var composed_reg_loss(RegKind kind, const Var& fx, const Var& ftx, const Tensor&
 
 }  // namespace
 
+Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) {
+  return fused_reg_loss(RegKind::Stability, prediction, Var(target), target, Tensor(), mask);
+}
+
 RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Tensor& y,
                                  const Tensor& mask, const Network& net,
                                  const ReconstructionLoss& rec, Rng& rng) {
   RegularizedLoss out;
   if (config.mode == RegMode::None) {
     out.total = rec(net(x));
-    out.rec = out.total.value().item();
+    out.rec = out.total.value();
+    out.reg = Tensor::zeros({1}, out.rec.device(), out.rec.dtype());
     return out;
   }
   const Tensor& xv = x.value();
@@ -131,8 +138,8 @@ RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Te
   Var l_reg = config.fused ? fused_reg_loss(kind, fx, fpartner, y, matrix, reg_mask)
                            : composed_reg_loss(kind, fx, fpartner, y, matrix, reg_mask);
   out.total = add(scale(l_rec, 1.0 - config.alpha), scale(l_reg, config.alpha));
-  out.rec = l_rec.value().item();
-  out.reg = l_reg.value().item();
+  out.rec = l_rec.value();
+  out.reg = l_reg.value();
   return out;
 }
 

@@ -22,15 +22,22 @@ struct RegConfig {
   bool fused = true;  // false: the same loss composed from plain ops (the reference)
 };
 
+// The losses stay on the device: reading one (item()) waits for the step to finish, so the
+// trainer reads them only at its log points.
 struct RegularizedLoss {
-  Var total;          // [1], what backward() starts from
-  double rec = 0;     // L_rec and L_reg values, for logging
-  double reg = 0;
+  Var total;   // [1], what backward() starts from
+  Tensor rec;  // L_rec [1]
+  Tensor reg;  // L_reg [1] (zero for RegMode::None)
 };
 
 using Network = std::function<Var(const Var&)>;
 // L_rec of a prediction for the batch's own targets (HDR and colorization differ).
 using ReconstructionLoss = std::function<Var(const Var& prediction)>;
+
+// sum(mask (prediction - target)^2) / max(1, C sum(mask)), mask [B,1,H,W] or undefined (the
+// plain mean): the fused regularizer kernel with the target as the partner, one pass and no
+// host synchronization. The gradient flows to prediction only.
+Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask);
 
 // x [B,C,H,W] the input batch, y the target [B,Cout,H,W], mask [B,1,H,W] or undefined.
 // Transforms and noise are drawn from rng.

@@ -151,7 +151,7 @@ TEST_CASE("gpu regularizers: every mode, fused equals composed, and the GPU equa
     Rng r(123);
     RegularizedLoss l = regularized_loss(cfg, Var(x.to(dev)), y.to(dev), mask.to(dev), net, rec, r);
     backward(l.total);
-    return Result{l.total.value().item(), l.reg, v1.grad().to_host(), v2.grad().to_host()};
+    return Result{l.total.value().item(), l.reg.item(), v1.grad().to_host(), v2.grad().to_host()};
   };
   auto rel = [](const std::vector<double>& a, const std::vector<double>& b) {
     double num = 0, den = 1e-30;

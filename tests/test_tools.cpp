@@ -87,7 +87,7 @@ bool load_ok(const fs::path& ckpt) {
   }
 }
 
-const std::string kTrain = "./train_hdr --device cpu --size 32 --batch 4 --seed 5 ";
+const std::string kTrain = "./train_hdr --device cpu --size 32 --batch 4 --seed 5 --log-every 1 ";
 
 }  // namespace
 
@@ -127,6 +127,47 @@ TEST_CASE("tools: --resume after an interruption gives the same final weights") 
   REQUIRE(c.code == 0);
   CHECK(weights(whole / "last.safetensors") == weights(parts / "last.safetensors"));
   CHECK(csv_losses(parts / "log.csv") == csv_losses(whole / "log.csv"));
+}
+
+TEST_CASE("tools: a step's batch is the same bytes for any number of loader workers") {
+  const std::string data = (workdir() / "data/train").string();
+  const std::string common = "./train_hdr " + data + " --device cpu --size 32 --batch 4 --seed 7 "
+                             "--epochs 2 --reg stability-noise --alpha 0.5 --out ";
+  fs::path one = workdir() / "workers1", four = workdir() / "workers4";
+  Run a = run(common + one.string() + " --workers 1");
+  INFO(a.output);
+  REQUIRE(a.code == 0);
+  Run b = run(common + four.string() + " --workers 4 --cache-mb 0");  // and decoded every time
+  INFO(b.output);
+  REQUIRE(b.code == 0);
+  CHECK(weights(one / "last.safetensors") == weights(four / "last.safetensors"));
+}
+
+// The column host_syncs of log.csv: the host synchronizations made by the steps since the
+// previous row (tools/lib/trainer.cpp counts them with engine/backend.h's counter).
+std::vector<long> csv_host_syncs(const fs::path& log) {
+  std::ifstream in(log);
+  std::string line;
+  std::getline(in, line);
+  REQUIRE(line == "step,epoch,loss,rec,reg,images_per_s,host_syncs");
+  std::vector<long> syncs;
+  while (std::getline(in, line)) syncs.push_back(std::stol(line.substr(line.rfind(',') + 1)));
+  return syncs;
+}
+
+TEST_CASE("tools: the training step between log points never synchronizes with the host") {
+  const std::string data = (workdir() / "data/train").string();
+  for (std::string reg : {"none", "augment", "stability-noise", "stability", "trans-inv", "jacobian"}) {
+    CAPTURE(reg);
+    fs::path out = workdir() / ("syncs_" + reg);
+    Run r = run("./train_hdr " + data + " --device cpu --size 32 --batch 4 --epochs 2 "
+                "--log-every 3 --reg " + reg + " --out " + out.string());
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    const std::vector<long> syncs = csv_host_syncs(out / "log.csv");
+    REQUIRE(syncs.size() == 4);  // steps 3, 4 (epoch end), 6, 8
+    for (long s : syncs) CHECK(s == 0);
+  }
 }
 
 TEST_CASE("tools: --summary prints the layer table and the parameter count") {

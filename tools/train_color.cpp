@@ -22,22 +22,21 @@ class ColorTask final : public TrainTask {
     STEADY_CHECK(!files_.empty(), folder, " holds no photos (.png or .jpg)");
   }
   size_t size() const override { return files_.size(); }
+  const std::string& file(size_t i) const override { return files_[i]; }
+  int input_channels() const override { return 1; }
+  int target_channels() const override { return 2; }
+  bool has_mask() const override { return false; }
+  Tensor decode(size_t i) const override { return read_image(files_[i], 3); }
 
-  Batch load_batch(const std::vector<size_t>& idx, int size, Rng& rng, Device device) override {
-    const int64_t B = static_cast<int64_t>(idx.size()), plane = int64_t(size) * size;
-    std::vector<float> x(B * plane), y(B * 2 * plane);
-    for (int64_t i = 0; i < B; ++i) {
-      Tensor crop = random_square_crop(read_image(files_[idx[i]], 3), size, rng, files_[idx[i]]);
-      ColorizationPair pair = colorization_pair(crop);
-      Tensor in = pair.input.to(DType::F32), target = pair.target.to(DType::F32);
-      std::copy_n(in.data<float>(), plane, x.data() + i * plane);
-      std::copy_n(target.data<float>(), 2 * plane, y.data() + i * 2 * plane);
-    }
-    return {Tensor::from_vector(x, {B, 1, size, size}, device),
-            Tensor::from_vector(y, {B, 2, size, size}, device), Tensor()};
+  void load_sample(size_t i, const Tensor& image, int size, Rng& rng, float* x, float* y,
+                   float*) const override {
+    const int64_t plane = int64_t(size) * size;
+    ColorizationPair pair = colorization_pair(random_square_crop(image, size, rng, files_[i]));
+    std::copy_n(pair.input.to(DType::F32).data<float>(), plane, x);
+    std::copy_n(pair.target.to(DType::F32).data<float>(), 2 * plane, y);
   }
 
-  Var reconstruction_loss(const Var& prediction, const Tensor& y, const Tensor&) override {
+  Var reconstruction_loss(const Var& prediction, const Tensor& y, const Tensor&) const override {
     return mse(prediction, Var(y));
   }
 

@@ -11,6 +11,7 @@
 #include "data/camera.h"
 #include "data/image_io.h"
 #include "data/metrics.h"
+#include "losses/regularizers.h"
 #include "models/hdr_autoencoder.h"
 #include "tools/lib/trainer.h"
 
@@ -27,33 +28,27 @@ class HdrTask final : public TrainTask {
     STEADY_CHECK(!files_.empty(), folder, " holds no HDR images (.exr or .hdr)");
   }
   size_t size() const override { return files_.size(); }
+  const std::string& file(size_t i) const override { return files_[i]; }
+  int input_channels() const override { return 3; }
+  int target_channels() const override { return 3; }
+  bool has_mask() const override { return true; }
+  Tensor decode(size_t i) const override { return read_image(files_[i], 3); }
 
-  Batch load_batch(const std::vector<size_t>& idx, int size, Rng& rng, Device device) override {
-    const int64_t B = static_cast<int64_t>(idx.size()), plane = int64_t(size) * size;
-    std::vector<float> x(B * 3 * plane), y(B * 3 * plane), m(B * plane);
-    for (int64_t i = 0; i < B; ++i) {
-      Tensor crop = random_square_crop(read_image(files_[idx[i]], 3), size, rng, files_[idx[i]]);
-      CameraParams cam = sample_camera(crop, rng);
-      Tensor ldr = apply_camera(crop, cam);
-      Tensor exposed = cpu_backend().scale_shift(crop, cam.exposure, 0.0);
-      Tensor target = hdr_log(exposed);
-      Tensor mask = saturation_mask(exposed);
-      std::copy_n(ldr.data<float>(), 3 * plane, x.data() + i * 3 * plane);
-      std::copy_n(target.data<float>(), 3 * plane, y.data() + i * 3 * plane);
-      std::copy_n(mask.data<float>(), plane, m.data() + i * plane);
-    }
-    return {Tensor::from_vector(x, {B, 3, size, size}, device),
-            Tensor::from_vector(y, {B, 3, size, size}, device),
-            Tensor::from_vector(m, {B, 1, size, size}, device)};
+  void load_sample(size_t i, const Tensor& image, int size, Rng& rng, float* x, float* y,
+                   float* mask) const override {
+    const int64_t plane = int64_t(size) * size;
+    Tensor crop = random_square_crop(image, size, rng, files_[i]);
+    CameraParams cam = sample_camera(crop, rng);
+    Tensor ldr = apply_camera(crop, cam);
+    Tensor exposed = cpu_backend().scale_shift(crop, cam.exposure, 0.0);
+    std::copy_n(ldr.data<float>(), 3 * plane, x);
+    std::copy_n(hdr_log(exposed).data<float>(), 3 * plane, y);
+    std::copy_n(saturation_mask(exposed).data<float>(), plane, mask);
   }
 
   // Masked L2 in the log domain: sum(m (pred - y)^2) / (3 sum(m)).
-  Var reconstruction_loss(const Var& prediction, const Tensor& y, const Tensor& mask) override {
-    Backend& b = backend_of(mask);
-    double count = 3.0 * b.sum(mask).item();
-    Var m3(b.concat_channels({mask, mask, mask}));
-    Var d = sub(prediction, Var(y));
-    return scale(sum(mul(m3, mul(d, d))), 1.0 / std::max(count, 1.0));
+  Var reconstruction_loss(const Var& prediction, const Tensor& y, const Tensor& mask) const override {
+    return masked_mse(prediction, y, mask);
   }
 
  private:

@@ -2,6 +2,8 @@
 // held by static objects may still be freed while the process exits.
 #include "engine/cuda/allocator.h"
 
+#include "engine/backend.h"
+
 #include <cstdio>
 #include <mutex>
 #include <unordered_map>
@@ -170,6 +172,7 @@ class CachingAllocator {
 
   // Gives the shared cache's blocks back to the driver (graph pools keep theirs).
   void release_shared_cache() {
+    ::steady::count_host_sync();
     CUDA_CHECK(cudaStreamSynchronize(stream()));
     for (auto& [size, blocks] : shared_free_) {
       for (void* p : blocks) {

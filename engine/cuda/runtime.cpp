@@ -152,17 +152,68 @@ void* CudaBackend::alloc(size_t bytes) { return cuda::device_alloc(bytes); }
 
 void CudaBackend::free(void* ptr, size_t bytes) { cuda::device_free(ptr, bytes); }
 
+namespace {
+
+// Uploads without waiting: the caller's buffer is copied into a pinned staging slot at once and
+// the slot is copied to the device asynchronously. A slot is reused when its copy's event has
+// completed; the host waits (and counts a sync) only when the device is that many uploads behind.
+class UploadStaging {
+ public:
+  void upload(void* dst, const void* src, size_t bytes) {
+    Slot& slot = slots_[next_++ % kSlots];
+    if (slot.done && cudaEventQuery(slot.done) == cudaErrorNotReady) {
+      count_host_sync();
+      CUDA_CHECK(cudaEventSynchronize(slot.done));
+    }
+    if (slot.bytes < bytes) {
+      if (slot.host) CUDA_CHECK(cudaFreeHost(slot.host));
+      slot.host = nullptr;
+      slot.bytes = 0;
+      CUDA_CHECK(cudaMallocHost(&slot.host, bytes));
+      slot.bytes = bytes;
+    }
+    if (!slot.done) CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
+    std::memcpy(slot.host, src, bytes);
+    CUDA_CHECK(cudaMemcpyAsync(dst, slot.host, bytes, cudaMemcpyHostToDevice, cuda::stream()));
+    CUDA_CHECK(cudaEventRecord(slot.done, cuda::stream()));
+  }
+
+ private:
+  // A step uploads its input, target and mask, and a few small tensors (transforms, noise).
+  static constexpr size_t kSlots = 16;
+  struct Slot {
+    void* host = nullptr;
+    size_t bytes = 0;
+    cudaEvent_t done = nullptr;
+  };
+  Slot slots_[kSlots];
+  size_t next_ = 0;
+};
+
+}  // namespace
+
 void CudaBackend::copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   STEADY_ASSERT(dst_dev == Device::CUDA || src_dev == Device::CUDA);
   if (bytes == 0) return;
+  if (src_dev == Device::CPU && !cuda::stream_capturing()) {
+    static UploadStaging staging;  // used from the one thread that drives the stream
+    staging.upload(dst, src, bytes);
+    return;
+  }
   cudaMemcpyKind kind = cudaMemcpyDeviceToDevice;
   if (src_dev == Device::CPU) kind = cudaMemcpyHostToDevice;
   if (dst_dev == Device::CPU) kind = cudaMemcpyDeviceToHost;
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, cuda::stream()));
   // A host buffer may be read or freed as soon as we return: wait for copies that touch one.
-  if (kind != cudaMemcpyDeviceToDevice) CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+  if (kind != cudaMemcpyDeviceToDevice) {
+    count_host_sync();
+    CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+  }
 }
 
-void CudaBackend::synchronize() { CUDA_CHECK(cudaStreamSynchronize(cuda::stream())); }
+void CudaBackend::synchronize() {
+  count_host_sync();
+  CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+}
 
 }  // namespace steady

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cerrno>
@@ -20,6 +21,7 @@
 #include "data/image_io.h"
 #include "engine/checkpoint.h"
 #include "losses/regularizers.h"
+#include "tools/lib/batch_loader.h"
 
 namespace steady {
 
@@ -39,17 +41,10 @@ void on_stop_signal(int sig) {
   }
 }
 
-// Every random draw of step s comes from its own counter range, so a resumed run replays the
-// exact same crops, exposures, transforms and noise without saving generator positions.
+// Every random draw of step s's regularizer (transforms, noise) comes from its own counter
+// range, so a resumed run replays them exactly without saving generator positions. The
+// samples' own draws are the batch loader's (tools/lib/batch_loader.h).
 Rng step_rng(uint64_t seed, int64_t step) { return Rng(seed, static_cast<uint64_t>(step + 1) << 32); }
-
-std::vector<size_t> epoch_order(size_t n, uint64_t seed, int64_t epoch) {
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  Rng rng(seed ^ 0x5DEECE66Dull, static_cast<uint64_t>(epoch) << 40);
-  for (size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
-  return order;
-}
 
 std::string format_duration(double seconds) {
   int s = static_cast<int>(seconds + 0.5);
@@ -64,9 +59,9 @@ std::string format_duration(double seconds) {
 // Progress: a bar redrawn in place on a terminal, a plain line now and then otherwise.
 class Progress {
  public:
-  explicit Progress(int64_t total) : total_(total), tty_(isatty(fileno(stderr))) {}
-  void update(int epoch, int epochs, int64_t step, int64_t step_in_epoch, int64_t steps_per_epoch,
-              const RegularizedLoss& loss, double images_per_s, double eta_s, bool force) {
+  Progress() : tty_(isatty(fileno(stderr))) {}
+  void update(int epoch, int epochs, int64_t step_in_epoch, int64_t steps_per_epoch, double loss,
+              double rec, double reg, double images_per_s, double eta_s, bool force) {
     auto now = std::chrono::steady_clock::now();
     double since = std::chrono::duration<double>(now - last_).count();
     if (!force && since < (tty_ ? 0.2 : 5.0)) return;
@@ -76,8 +71,8 @@ class Progress {
     bar += std::string(width - filled, '.');
     std::fprintf(stderr, "%sepoch %d/%d [%s] step %lld/%lld  loss %.5f (rec %.5f reg %.5f)  %.1f img/s  ETA %s%s",
                  tty_ ? "\r" : "", epoch, epochs, bar.c_str(), (long long)step_in_epoch,
-                 (long long)steps_per_epoch, loss.total.value().item(), loss.rec, loss.reg,
-                 images_per_s, format_duration(eta_s).c_str(), tty_ ? "\033[K" : "\n");
+                 (long long)steps_per_epoch, loss, rec, reg, images_per_s,
+                 format_duration(eta_s).c_str(), tty_ ? "\033[K" : "\n");
     std::fflush(stderr);
   }
   void finish_line() {
@@ -85,9 +80,38 @@ class Progress {
   }
 
  private:
-  int64_t total_;
   bool tty_;
   std::chrono::steady_clock::time_point last_{};
+};
+
+// The step's losses summed on the device between log points: no host synchronization until
+// someone reads them.
+class LossSums {
+ public:
+  void add(const RegularizedLoss& loss) {
+    const Tensor parts[3] = {loss.total.value(), loss.rec, loss.reg};
+    for (int k = 0; k < 3; ++k) {
+      if (!sums_[k].defined()) {
+        sums_[k] = parts[k].clone();
+      } else {
+        backend_of(sums_[k]).accumulate(sums_[k], parts[k], 1.0);
+      }
+    }
+    ++steps_;
+  }
+  int64_t steps() const { return steps_; }
+  // The means since the last read (total, rec, reg); reading synchronizes and starts over.
+  std::array<double, 3> read_means() {
+    std::array<double, 3> means{};
+    for (int k = 0; k < 3; ++k) means[k] = sums_[k].item() / static_cast<double>(steps_);
+    for (Tensor& t : sums_) t = Tensor();
+    steps_ = 0;
+    return means;
+  }
+
+ private:
+  Tensor sums_[3];
+  int64_t steps_ = 0;
 };
 
 RegMode parse_mode(const std::string& name) {
@@ -136,6 +160,10 @@ void add_training_options(Cli& cli) {
   cli.option("seed", "1", "seed of every random draw (init, order, crops, transforms, noise)");
   cli.option("out", "runs/run", "output folder: checkpoints and log.csv");
   cli.option("stop-after", "0", "stop after this many steps in total, as if interrupted (0: never)");
+  cli.option("log-every", "10", "steps between log rows and progress updates (the losses are "
+             "read back from the device only then)");
+  cli.option("workers", "2", "threads preparing batches ahead of the training step");
+  cli.option("cache-mb", "2048", "decoded training images kept in memory, in MiB");
   cli.flag("summary", "print the model's layer table and parameter count, then exit");
 }
 
@@ -152,6 +180,9 @@ int run_training(TrainTask& task, const Cli& cli) {
   const int batch = static_cast<int>(cli.get_int("batch", 1, 65536));
   const int size = static_cast<int>(cli.get_int("size", 16, 8192));
   const int64_t stop_after = cli.get_int("stop-after", 0, kMaxSteps);
+  const int64_t log_every = cli.get_int("log-every", 1, kMaxSteps);
+  const int workers = static_cast<int>(cli.get_int("workers", 1, 256));
+  const size_t cache_bytes = static_cast<size_t>(cli.get_int("cache-mb", 0, 1 << 24)) << 20;
   RegConfig reg;
   reg.mode = parse_mode(cli.get("reg"));
   reg.alpha = cli.get_double("alpha");
@@ -179,14 +210,19 @@ int run_training(TrainTask& task, const Cli& cli) {
   task.open(data);
   STEADY_CHECK(task.size() >= static_cast<size_t>(batch), data, " holds ",
                task.size(), " training images, fewer than --batch ", batch);
-  // Every sample once, through the whole pipeline, before step 1: a file that cannot be read
-  // is one error now, not an abort in the middle of an epoch.
-  for (size_t i = 0; i < task.size(); ++i) {
-    Rng check_rng(seed, i);
-    task.load_batch({i}, size, check_rng, Device::CPU);
-  }
   const int64_t steps_per_epoch = static_cast<int64_t>(task.size()) / batch;
   const int64_t total_steps = steps_per_epoch * epochs;
+  BatchLoader::Options loader_options;
+  loader_options.batch = batch;
+  loader_options.size = size;
+  loader_options.seed = seed;
+  loader_options.workers = workers;
+  loader_options.cache_bytes = cache_bytes;
+  loader_options.total_steps = total_steps;
+  BatchLoader loader(task, loader_options);
+  // Every sample once, through the whole pipeline, before step 1: a file that cannot be read
+  // is one error now, not an abort in the middle of an epoch. The cache is warm afterwards.
+  loader.check_all();
 
   Rng init_rng(seed);
   model->finalize(device, init_rng);
@@ -283,40 +319,59 @@ int run_training(TrainTask& task, const Cli& cli) {
   }
   std::ofstream log(out + "/log.csv", std::ios::app);
   STEADY_CHECK(log.good(), "cannot write ", out, "/log.csv: ", std::strerror(errno));
-  if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s\n";
+  // Each row: the means over the steps since the previous row, and the host synchronizations
+  // those steps made (0 when the step runs without waiting for the device).
+  if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s,host_syncs\n";
 
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
   std::fprintf(stderr, "training %s on %s: %zu images, %lld steps per epoch, --reg %s, device %s\n",
                task.task().c_str(), data.c_str(), task.size(),
                (long long)steps_per_epoch, cli.get("reg").c_str(), device_name(device));
-  Progress progress(total_steps);
-  auto run_start = std::chrono::steady_clock::now();
-  const int64_t first_step = step;
+  Progress progress;
+  LossSums sums;
+  auto interval_start = std::chrono::steady_clock::now();
+  int64_t interval_first_step = step;
+  int64_t interval_syncs = host_sync_count();
   auto net = [&](const Var& x) { return model->forward(x, true); };
+  const Shape x_shape{batch, task.input_channels(), size, size};
+  const Shape y_shape{batch, task.target_channels(), size, size};
+  const Shape mask_shape{batch, 1, size, size};
   while (step < total_steps) {
-    int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
-    std::vector<size_t> order = epoch_order(task.size(), seed, epoch);
-    std::vector<size_t> idx(order.begin() + in_epoch * batch, order.begin() + (in_epoch + 1) * batch);
+    const int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
+    const HostBatch& host = loader.get(step);
+    // One upload per tensor (asynchronous from pinned staging on CUDA).
+    const Tensor x = Tensor::from_vector(host.x, x_shape, device);
+    const Tensor y = Tensor::from_vector(host.y, y_shape, device);
+    const Tensor mask = task.has_mask() ? Tensor::from_vector(host.mask, mask_shape, device) : Tensor();
     Rng rng = step_rng(seed, step);
-    Batch b = task.load_batch(idx, size, rng, device);
     model->params().zero_grad();
-    auto rec = [&](const Var& pred) { return task.reconstruction_loss(pred, b.y, b.mask); };
-    RegularizedLoss loss = regularized_loss(reg, Var(b.x), b.y, b.mask, net, rec, rng);
+    auto rec = [&](const Var& pred) { return task.reconstruction_loss(pred, y, mask); };
+    RegularizedLoss loss = regularized_loss(reg, Var(x), y, mask, net, rec, rng);
     backward(loss.total);
     adam.step(model->params());
+    sums.add(loss);
     ++step;
 
-    double loss_value = loss.total.value().item();
-    STEADY_CHECK(std::isfinite(loss_value), "the loss became ", loss_value, " at step ", step,
-                 "; try a lower --lr");
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-    double ips = static_cast<double>((step - first_step) * batch) / std::max(elapsed, 1e-9);
-    double eta = elapsed / static_cast<double>(step - first_step) * static_cast<double>(total_steps - step);
-    log << step << ',' << epoch << ',' << loss_value << ',' << loss.rec << ',' << loss.reg << ','
-        << ips << '\n';
-    bool epoch_done = step % steps_per_epoch == 0;
-    progress.update(static_cast<int>(epoch + 1), epochs, step, in_epoch + 1, steps_per_epoch, loss,
-                    ips, eta, epoch_done);
+    const bool epoch_done = step % steps_per_epoch == 0;
+    const bool stopping = g_interrupted || (stop_after > 0 && step >= stop_after);
+    const bool log_point = step % log_every == 0 || epoch_done || stopping || step == total_steps;
+    if (log_point) {
+      const int64_t syncs = host_sync_count() - interval_syncs;
+      const std::array<double, 3> l = sums.read_means();  // the host waits for the step here
+      STEADY_CHECK(std::isfinite(l[0]), "the loss became ", l[0], " by step ", step,
+                   "; try a lower --lr");
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - interval_start).count();
+      const double ips = static_cast<double>((step - interval_first_step) * batch) / std::max(seconds, 1e-9);
+      const double eta = seconds / static_cast<double>(step - interval_first_step) *
+                         static_cast<double>(total_steps - step);
+      interval_start = now;
+      interval_first_step = step;
+      log << step << ',' << epoch << ',' << l[0] << ',' << l[1] << ',' << l[2] << ',' << ips << ','
+          << syncs << '\n';
+      progress.update(static_cast<int>(epoch + 1), epochs, in_epoch + 1, steps_per_epoch, l[0],
+                      l[1], l[2], ips, eta, epoch_done);
+    }
     if (epoch_done) {
       char name[64];
       std::snprintf(name, sizeof name, "/epoch_%03lld.safetensors", (long long)(epoch + 1));
@@ -324,13 +379,14 @@ int run_training(TrainTask& task, const Cli& cli) {
       save(last);
       log.flush();
     }
-    if (g_interrupted || (stop_after > 0 && step >= stop_after)) {
+    if (stopping) {
       save(last);
       progress.finish_line();
       std::fprintf(stderr, "%s at step %lld: saved %s; continue with --resume\n",
                    g_interrupted ? "interrupted" : "stopped", (long long)step, last.c_str());
       return g_interrupted ? 128 + g_signal : 0;
     }
+    if (log_point) interval_syncs = host_sync_count();  // after the read-back and any save
   }
   progress.finish_line();
   save(last);
