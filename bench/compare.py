@@ -21,10 +21,14 @@ def compare_ops(ours, peer):
     print(f"| op | Steady ms | {head} | Steady GB/s |")
     print("|---|---:|" + "---:|" * len(modes) + "---:|")
     for r in ours["results"]:
+        if "error" in r:
+            print(f"| {r['name']} | failed: {r['error']} |" + " |" * (len(modes) + 1))
+            continue
         cells = []
         for m in modes:
             t = by_mode[m].get(r["name"])
-            cells.append(f"{t['ms']:.3f} ({t['ms'] / r['ms']:.2f})" if t else "-")
+            ok = t and "error" not in t
+        cells.append(f"{t['ms']:.3f} ({t['ms'] / r['ms']:.2f})" if ok else "-")
         gbps = f"{r['gbps']:.2f}" if r.get("bytes") else "-"
         print(f"| {r['name']} | {r['ms']:.3f} | {' | '.join(cells)} | {gbps} |")
     for r in runs:
@@ -33,12 +37,15 @@ def compare_ops(ours, peer):
 
 
 def compare_steps(ours, peer):
-    theirs = {(r["model"], r["reg"]): r for r in peer["results"]}
+    theirs = {(r["model"], r["reg"]): r for r in peer["results"] if "error" not in r}
     name = peer.get("peer", "torch")
     print(f"| model | reg | batch x size | Steady ms/step | {name} ms/step | ratio (torch/steady) "
           f"| Steady peak MiB | {name} peak MiB |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for r in ours["results"]:
+        if "error" in r:
+            print(f"| {r['model']} | {r['reg']} | failed: {r['error']} |" + " |" * 5)
+            continue
         t = theirs.get((r["model"], r["reg"]))
         tms = f"{t['ms_per_step']:.1f}" if t else "-"
         ratio = f"{t['ms_per_step'] / r['ms_per_step']:.2f}" if t else "-"

@@ -19,6 +19,7 @@ Names must match tools/bench_ops.cpp exactly. The warp is F.grid_sample on an af
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 
@@ -31,8 +32,9 @@ STEP_NAME = "conv_stack_step 8x3x128x128 4x conv3x3 32ch adam"
 class Bench:
     """Times callables: median of `repeat` runs after one warm-up, synchronized on CUDA."""
 
-    def __init__(self, dev, repeat, only):
+    def __init__(self, dev, repeat, only, on_result=None):
         self.dev, self.repeat, self.only = dev, repeat, only
+        self.on_result = on_result or (lambda results: None)
         self.results = []
 
     def sync(self):
@@ -53,6 +55,7 @@ class Bench:
         m = statistics.median(ms)
         self.results.append({"name": name, "ms": m, "bytes": nbytes,
                              "gbps": nbytes / (m * 1e-3) / 1e9 if nbytes else 0.0})
+        self.on_result(self.results)
 
 
 def nb(*shapes):
@@ -215,6 +218,14 @@ def why_not(mode, dev):
     return None
 
 
+def write_json(path, doc):
+    """The whole document into path, atomically (called after every case with --out)."""
+    if path:
+        with open(path + ".tmp", "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
@@ -222,6 +233,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     ap.add_argument("--modes", default="eager", help="comma separated: eager,channels_last,compile,graph")
     ap.add_argument("--only", default="")
+    ap.add_argument("--out", help="also write the JSON here, rewritten after every op")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -230,6 +242,12 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     runs = []
+
+    def document(current=None):
+        done = runs + ([current] if current else [])
+        return {"device": args.device, "peer": f"torch {torch.__version__}",
+                "threads": torch.get_num_threads(), "runs": done}
+
     for mode in args.modes.split(","):
         if mode not in ("eager", "channels_last", "compile", "graph"):
             ap.error(f"unknown mode '{mode}'")
@@ -238,7 +256,8 @@ def main():
             runs.append({"mode": mode, "skipped": reason})
             continue
         torch.manual_seed(1234)
-        bench = Bench(dev, args.repeat, args.only)
+        bench = Bench(dev, args.repeat, args.only,
+                      lambda results: write_json(args.out, document({"mode": mode, "results": results})))
         fmt = torch.channels_last if mode == "channels_last" else torch.contiguous_format
         try:
             if mode in ("eager", "channels_last"):
@@ -250,9 +269,10 @@ def main():
                          "results": bench.results})
             continue
         runs.append({"mode": mode, "results": bench.results})
+        write_json(args.out, document())
 
-    print(json.dumps({"device": args.device, "peer": f"torch {torch.__version__}",
-                      "threads": torch.get_num_threads(), "runs": runs}, indent=1))
+    write_json(args.out, document())
+    print(json.dumps(document(), indent=1))
 
 
 if __name__ == "__main__":

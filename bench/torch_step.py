@@ -26,8 +26,10 @@ bench_step.
 import argparse
 import json
 import math
+import os
 import random
 import resource
+import sys
 import time
 
 import torch
@@ -262,6 +264,14 @@ def bench_one(task, reg, dev, B, S, steps, fmt):
             "images_per_s": B / (ms * 1e-3), "peak_mib": peak_memory_mib(dev)}, (trainable, count)
 
 
+def write_json(path, doc):
+    """The whole document into path, atomically (called after every case with --out)."""
+    if path:
+        with open(path + ".tmp", "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -276,6 +286,7 @@ def main():
     ap.add_argument("--channels-last", action="store_true",
                     help="model and batches in channels_last (NHWC) memory format")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--out", help="also write the JSON here, rewritten after every configuration")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -302,18 +313,26 @@ def main():
     results, counts = [], {}
     if not args.json:
         print(f"{'model':<6} {'reg':<16} {'ms/step':>10} {'images/s':>12} {'peak MiB':>14}", flush=True)
+    def document():
+        return {"device": args.device, "peer": f"torch {torch.__version__}",
+                "threads": torch.get_num_threads(), "channels_last": args.channels_last,
+                "parameters": {t: c[1] for t, c in counts.items()}, "results": results}
+
     for task in models:
         for reg in regs:
-            r, counts[task] = bench_one(task, reg, dev, args.batch, args.size, steps, fmt)
+            try:
+                r, counts[task] = bench_one(task, reg, dev, args.batch, args.size, steps, fmt)
+            except Exception as e:  # recorded; the other configurations still run
+                first_line = (str(e).splitlines() or [""])[0][:200]
+                r = {"model": task, "reg": reg, "error": f"{type(e).__name__}: {first_line}"}
+                print(f"torch_step: {task} {reg}: {r['error']}", file=sys.stderr)
             results.append(r)
-            if not args.json:
+            write_json(args.out, document())
+            if not args.json and "error" not in r:
                 print(f"{task:<6} {reg:<16} {r['ms_per_step']:10.1f} {r['images_per_s']:12.1f} "
                       f"{r['peak_mib']:14.1f}", flush=True)
     if args.json:
-        print(json.dumps({"device": args.device, "peer": f"torch {torch.__version__}",
-                          "threads": torch.get_num_threads(), "channels_last": args.channels_last,
-                          "parameters": {t: c[1] for t, c in counts.items()},
-                          "results": results}, indent=1))
+        print(json.dumps(document(), indent=1))
     else:
         for task, (trainable, count) in counts.items():
             print(f"{task} parameters: {count} ({trainable} trainable + batch-norm running "

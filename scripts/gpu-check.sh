@@ -8,20 +8,32 @@
 #   scripts/gpu-check.sh [OUTDIR]        (default: BUILD_DIR/gpu-check)
 #
 # cuDNN is taken from the CUDA toolkit when it has it (/usr/local/cuda), else from the pip
-# packages nvidia-cudnn-cu13 or nvidia-cudnn-cu12 in python3's site-packages (their include/ and
-# lib/; the pip lib/ holds only libcudnn.so.9, so BUILD_DIR/cudnn-shim provides the unversioned
-# libcudnn.so that CMake's find_library needs). Set CUDNN_ROOT to choose one yourself, or
-# CUDNN_SOURCE=system|pip to force a source.
+# packages nvidia-cudnn-cu13 or nvidia-cudnn-cu12 in $PYTHON's site-packages (their include/ and
+# lib/; CMake finds lib/libcudnn.so.9 by name and the binaries' RUNPATH points there, so they
+# also run by hand). Set CUDNN_ROOT to choose one yourself, or CUDNN_SOURCE=system|pip.
 #
-# A machine without the Debian build dependencies (OpenEXR, OpenBLAS, doctest, stb, nlohmann-json)
-# and without a package mirror can build from .deb files brought along: DEBS=DIR, a folder made
-# by scripts/download-debs.sh. They are unpacked into BUILD_DIR/deps, which CMake searches first.
+# A machine without the Debian build dependencies (OpenEXR, OpenBLAS, oneDNN, doctest, stb,
+# nlohmann-json) and without a package mirror can build from .deb files brought along: DEBS=DIR,
+# a folder made by scripts/download-debs.sh, unpacked into BUILD_DIR/deps.
 #
-# Environment: BUILD_DIR (default build-gpu-check), JOBS (default nproc), DEBS.
-# Writes a small fixed set of files, easy to copy off a remote machine: summary.txt (with the
-# environment and the benchmarks' error messages), build.log, ctest.log, bench_ops.json,
-# bench_step.json, torch_ops.json, torch_step.json and bench_compare.md (both comparisons).
-# Exit status: 0 when the build and every test passed and the GPU tests really ran.
+# Every phase has a time limit (seconds, overridable) and the whole fits in 9 minutes:
+#   build 210 (GPU_CHECK_BUILD_S), ldd check, ctest 120 (GPU_CHECK_TEST_S, CUDA_LAUNCH_BLOCKING=1
+#   so a fault names its kernel), bench_ops 45 and bench_step 45 (GPU_CHECK_BENCH_S, cuDNN's
+#   choices logged with STEADY_CUDNN_LOG=1), the PyTorch peers 60 each (GPU_CHECK_PEER_S).
+# The benchmarks write their JSON after every case: a case that fails or a phase that runs out of
+# time keeps every case measured before it. A failing phase never stops the later ones.
+#
+# Environment: BUILD_DIR (default build-gpu-check), JOBS (default nproc), DEBS, PYTHON (default
+# python3). For testing this script without a GPU (tests/gpu_check_script.sh):
+# GPU_CHECK_SKIP_BUILD=1 uses BUILD_DIR as it is, GPU_CHECK_TESTS=REGEX limits ctest,
+# GPU_CHECK_DEVICE=cpu runs the benchmarks on the CPU, GPU_CHECK_OPS_ARGS and GPU_CHECK_STEP_ARGS
+# add arguments to bench_ops and bench_step, GPU_CHECK_PEERS=0 leaves out the PyTorch peers.
+# Writes a small fixed set of files, easy to copy off a remote machine: summary.txt (the
+# environment, each phase's outcome and time, the benchmarks' error messages), build.log, ldd.txt,
+# ctest.log, bench_ops.json, bench_step.json, cudnn.log, torch_ops.json, torch_step.json and
+# bench_compare.md (both comparisons).
+# Exit status: 0 when the build and every test passed, the GPU tests really ran and every
+# benchmark case ran.
 set -uo pipefail
 
 # OUTDIR is relative to where the script is called from; everything else to the repository.
@@ -35,13 +47,16 @@ fi
 cd "$(dirname "$0")/.." || exit 1
 BUILD_DIR=${BUILD_DIR:-build-gpu-check}
 JOBS=${JOBS:-$(nproc)}
+PYTHON=${PYTHON:-python3}
+DEVICE=${GPU_CHECK_DEVICE:-cuda}
+START=$(date +%s)
 if [ -z "$OUTDIR" ]; then
   mkdir -p "$BUILD_DIR/gpu-check" && OUTDIR=$(cd "$BUILD_DIR/gpu-check" && pwd) || exit 1
 fi
 SUMMARY="$OUTDIR/summary.txt"
 : >"$SUMMARY"
 
-say() { echo "gpu-check: $*" | tee -a "$SUMMARY"; }
+say() { echo "gpu-check: [$(($(date +%s) - START))s] $*" | tee -a "$SUMMARY"; }
 # The first of its arguments that exists (unmatched globs stay literal and do not exist).
 first_existing() {
   local f
@@ -50,6 +65,21 @@ first_existing() {
   done
 }
 die() { say "FAILED: $*"; exit 1; }
+# phase LIMIT_S LOG CMD...: runs CMD with its output in LOG, killed after LIMIT_S seconds (and
+# 10 more if it ignores SIGTERM). Returns CMD's status; 124 means it ran out of time.
+phase() {
+  local limit=$1 log=$2
+  shift 2
+  timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
+}
+# The words for a phase's status.
+outcome() {
+  case "$1" in
+    0) echo ok ;;
+    124 | 137) echo "TIMED OUT" ;;
+    *) echo "FAILED (status $1)" ;;
+  esac
+}
 
 # ---------------------------------------------------------------- toolkit
 if ! command -v nvcc >/dev/null 2>&1; then
@@ -58,14 +88,13 @@ fi
 command -v nvcc >/dev/null 2>&1 || die "nvcc not found (no CUDA toolkit on PATH or in /usr/local/cuda)"
 
 # ---------------------------------------------------------------- cuDNN
-# Prints the folder holding include/cudnn.h and lib/libcudnn.so, creating a shim folder for a
-# pip install whose lib/ has only the versioned library. Prints nothing when none is found.
+# Prints the folder holding include/cudnn.h and lib*/libcudnn.so[.9]; nothing when none is found.
 find_cudnn_root() {
   local source=${CUDNN_SOURCE:-auto}
   if [ "$source" != pip ]; then
     for root in /usr/local/cuda /usr; do
       if [ -f "$root/include/cudnn.h" ] &&
-         [ -n "$(first_existing "$root"/lib*/libcudnn.so "$root"/lib/*-linux-gnu/libcudnn.so)" ]; then
+         [ -n "$(first_existing "$root"/lib*/libcudnn.so* "$root"/lib/*-linux-gnu/libcudnn.so*)" ]; then
         echo "$root"
         return
       fi
@@ -73,37 +102,15 @@ find_cudnn_root() {
   fi
   [ "$source" = system ] && return
   local pkg
-  pkg=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null) || return
-  [ -f "$pkg/include/cudnn.h" ] || return
-  local lib
-  lib=$(first_existing "$pkg"/lib/libcudnn.so.[0-9]*)
-  [ -n "$lib" ] || return
-  if [ -e "$pkg/lib/libcudnn.so" ]; then
-    echo "$pkg"
-    return
-  fi
-  # The shim lives in the build folder: the build keeps pointing at it.
-  local shim
-  case "$BUILD_DIR" in
-    /*) shim="$BUILD_DIR/cudnn-shim" ;;
-    *) shim="$(pwd)/$BUILD_DIR/cudnn-shim" ;;
-  esac
-  rm -rf "$shim"
-  mkdir -p "$shim/lib" || return
-  ln -s "$pkg/include" "$shim/include"
-  ln -s "$lib" "$shim/lib/libcudnn.so"
-  ln -s "$lib" "$shim/lib/$(basename "$lib")"
-  echo "$shim"
+  pkg=$("$PYTHON" -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2>/dev/null) || return
+  [ -f "$pkg/include/cudnn.h" ] && [ -n "$(first_existing "$pkg"/lib/libcudnn.so*)" ] && echo "$pkg"
 }
 
 CUDNN_ROOT=${CUDNN_ROOT:-$(find_cudnn_root)}
 [ -n "$CUDNN_ROOT" ] || die "cuDNN not found: install nvidia-cudnn-cu13 (pip) or set CUDNN_ROOT"
-# The loader must find libcudnn.so.9 and the sub-libraries it opens (libcudnn_cnn.so.9, ...).
-CUDNN_SO=$(first_existing "$CUDNN_ROOT"/lib*/libcudnn.so "$CUDNN_ROOT"/lib/*-linux-gnu/libcudnn.so)
-[ -n "$CUDNN_SO" ] || die "no lib/libcudnn.so under CUDNN_ROOT=$CUDNN_ROOT"
-CUDNN_LIBDIR=$(dirname "$(readlink -f "$CUDNN_SO")")
-export LD_LIBRARY_PATH="$CUDNN_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-say "cuDNN from $CUDNN_ROOT (libraries in $CUDNN_LIBDIR)"
+CUDNN_SO=$(first_existing "$CUDNN_ROOT"/lib*/libcudnn.so* "$CUDNN_ROOT"/lib/*-linux-gnu/libcudnn.so*)
+[ -n "$CUDNN_SO" ] || die "no lib/libcudnn.so* under CUDNN_ROOT=$CUDNN_ROOT"
+say "cuDNN from $CUDNN_ROOT ($CUDNN_SO)"
 
 # ---------------------------------------------------------------- environment
 {
@@ -113,7 +120,7 @@ say "cuDNN from $CUDNN_ROOT (libraries in $CUDNN_LIBDIR)"
   echo "nvcc: $(nvcc --version | tail -n 1)"
   grep -hE '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' "$CUDNN_ROOT"/include/cudnn_version.h 2>/dev/null
   echo "CUDNN_ROOT=$CUDNN_ROOT"
-  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
   echo "STEADY_TF32=${STEADY_TF32:-} STEADY_DETERMINISTIC=${STEADY_DETERMINISTIC:-} STEADY_CUDA_GRAPH=${STEADY_CUDA_GRAPH:-}"
   if command -v nvidia-smi >/dev/null 2>&1; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
@@ -164,25 +171,55 @@ if ! command -v make >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------- configure and build
-{
-  cmake -S . -B "$BUILD_DIR" -DSTEADY_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCUDNN_ROOT="$CUDNN_ROOT" \
-    ${CMAKE_ARGS[@]+"${CMAKE_ARGS[@]}"} &&
-    cmake --build "$BUILD_DIR" -j "$JOBS"
-} >"$OUTDIR/build.log" 2>&1 || die "configure/build, see build.log (last lines below)
+STATUS=0
+if [ "${GPU_CHECK_SKIP_BUILD:-0}" = 1 ]; then
+  say "build: skipped (GPU_CHECK_SKIP_BUILD=1), using $BUILD_DIR as it is"
+else
+  phase "${GPU_CHECK_BUILD_S:-210}" "$OUTDIR/build.log" bash -c '
+    cmake -S . -B "$0" -DSTEADY_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCUDNN_ROOT="$1" "${@:3}" &&
+      cmake --build "$0" -j "$2"' "$BUILD_DIR" "$CUDNN_ROOT" "$JOBS" ${CMAKE_ARGS[@]+"${CMAKE_ARGS[@]}"}
+  rc=$?
+  [ "$rc" = 0 ] || die "configure/build $(outcome $rc), see build.log (last lines below)
 $(tail -n 30 "$OUTDIR/build.log")"
-WARNINGS=$(grep -c -i 'warning' "$OUTDIR/build.log" || true)
-say "build: ok ($WARNINGS lines mentioning warnings)"
+  WARNINGS=$(grep -c -i 'warning' "$OUTDIR/build.log" || true)
+  say "build: ok ($WARNINGS lines mentioning warnings)"
+fi
+
+# ---------------------------------------------------------------- libraries
+# Every binary must find every library by itself (RUNPATH), as when it is run by hand.
+: >"$OUTDIR/ldd.txt"
+MISSING=0
+for bin in "$BUILD_DIR"/bench_ops "$BUILD_DIR"/bench_step "$BUILD_DIR"/train_hdr "$BUILD_DIR"/gpu_*; do
+  [ -x "$bin" ] || continue
+  { echo "== $bin"; ldd "$bin"; } >>"$OUTDIR/ldd.txt" 2>&1
+  if ldd "$bin" 2>&1 | grep -q "not found"; then
+    say "ldd: $(basename "$bin") misses $(ldd "$bin" 2>&1 | grep 'not found' | awk '{print $1}' | tr '\n' ' ')"
+    MISSING=1
+  fi
+done
+if [ "$MISSING" = 0 ]; then
+  say "ldd: every binary finds its libraries ($(grep -o 'libcudnn[^ ]*' "$OUTDIR/ldd.txt" | head -n 1 || echo 'no cuDNN linked'))"
+else
+  STATUS=1
+fi
 
 # ---------------------------------------------------------------- tests
-STATUS=0
 CTEST_ARGS=()
-if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+if [ -n "${GPU_CHECK_TESTS:-}" ]; then
+  CTEST_ARGS+=(-R "$GPU_CHECK_TESTS")
+elif ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
   CTEST_ARGS+=(-E '^test_video$')
   say "no ffmpeg/ffprobe here: test_video (video files, CPU only) is left out"
 fi
-(cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" ${CTEST_ARGS[@]+"${CTEST_ARGS[@]}"}) \
-  >"$OUTDIR/ctest.log" 2>&1 || STATUS=1
-say "ctest: $(grep -E 'tests passed|tests failed' "$OUTDIR/ctest.log" | tail -n 1)"
+(
+  cd "$BUILD_DIR" || exit 1
+  export CUDA_LAUNCH_BLOCKING=1
+  phase "${GPU_CHECK_TEST_S:-120}" "$OUTDIR/ctest.log" \
+    ctest --output-on-failure -j "$JOBS" ${CTEST_ARGS[@]+"${CTEST_ARGS[@]}"}
+)
+rc=$?
+say "ctest: $(outcome $rc): $(grep -E 'tests passed|tests failed' "$OUTDIR/ctest.log" | tail -n 1)"
+[ "$rc" = 0 ] || STATUS=1
 SKIPPED=$(grep -E '^\s*[0-9]+ - gpu_.*\(Skipped\)' "$OUTDIR/ctest.log" || true)
 if [ -n "$SKIPPED" ]; then
   say "GPU tests were skipped (no device seen by CUDA):"
@@ -190,46 +227,60 @@ if [ -n "$SKIPPED" ]; then
   [ "$GPU_PRESENT" = 1 ] && say "but nvidia-smi sees a GPU: check the driver and CUDA_VISIBLE_DEVICES"
   STATUS=1
 fi
-[ "$STATUS" = 0 ] || say "tests: FAILED, see ctest.log"
 
 # ---------------------------------------------------------------- benchmarks
-# With --json the benchmarks print only errors on stderr: those go to the summary.
-if [ -x "$BUILD_DIR/bench_ops" ] && [ -x "$BUILD_DIR/bench_step" ]; then
-  if "$BUILD_DIR/bench_ops" --device cuda --repeat 20 --json >"$OUTDIR/bench_ops.json" 2>>"$SUMMARY"; then
-    say "bench_ops: ok (bench_ops.json)"
-  else
-    say "bench_ops: FAILED"
-    STATUS=1
-  fi
-  if "$BUILD_DIR/bench_step" --device cuda --steps 20 --json >"$OUTDIR/bench_step.json" 2>>"$SUMMARY"; then
-    say "bench_step: ok (bench_step.json)"
-  else
-    say "bench_step: FAILED"
-    STATUS=1
-  fi
-  if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
-    COMPARE="$OUTDIR/bench_compare.md"
-    : >"$COMPARE"
-    if python3 bench/torch_ops.py --device cuda --repeat 20 --modes eager,channels_last,compile,graph \
-         >"$OUTDIR/torch_ops.json" 2>>"$SUMMARY" &&
-       python3 bench/compare.py "$OUTDIR/bench_ops.json" "$OUTDIR/torch_ops.json" >>"$COMPARE" 2>>"$SUMMARY"; then
-      say "PyTorch ops peer: ok (torch_ops.json, bench_compare.md)"
+# bench NAME LIMIT_S ARGS...: one benchmark, its JSON written case by case into NAME.json.
+bench() {
+  local name=$1 limit=$2
+  shift 2
+  local json="$OUTDIR/$name.json"
+  rm -f "$json"
+  STEADY_CUDNN_LOG=1 phase "$limit" "$OUTDIR/$name.log" "$BUILD_DIR/$name" --device "$DEVICE" \
+    --out "$json" "$@"
+  local rc=$?
+  local cases
+  cases=$("$PYTHON" -c "import json,sys; r=json.load(open(sys.argv[1]))['results']; print(len(r), 'cases,', sum('error' in x for x in r), 'failed')" "$json" 2>/dev/null || echo "no JSON")
+  say "$name: $(outcome $rc) ($cases)"
+  grep "^$name: " "$OUTDIR/$name.log" >>"$SUMMARY"  # the failed cases' messages
+  grep '^cudnn: ' "$OUTDIR/$name.log" >>"$OUTDIR/cudnn.log"
+  [ "$rc" = 0 ] || STATUS=1
+}
+: >"$OUTDIR/cudnn.log"
+# shellcheck disable=SC2086  # the extra arguments are words
+bench bench_ops "${GPU_CHECK_BENCH_S:-45}" --repeat 20 ${GPU_CHECK_OPS_ARGS:-}
+# shellcheck disable=SC2086
+bench bench_step "${GPU_CHECK_BENCH_S:-45}" --steps 20 --batch 16 --size 128 ${GPU_CHECK_STEP_ARGS:-}
+say "cuDNN algorithm choices: $(wc -l <"$OUTDIR/cudnn.log") (cudnn.log)"
+
+# peer NAME LIMIT_S SCRIPT ARGS...: a PyTorch peer into NAME.json, compared with ours.
+peer() {
+  local name=$1 limit=$2 script=$3 ours=$4
+  shift 4
+  if phase "$limit" "$OUTDIR/$name.err" "$PYTHON" "$script" --device "$DEVICE" "$@" --out "$OUTDIR/$name.json"; then
+    if [ -s "$OUTDIR/$ours.json" ] &&
+       "$PYTHON" bench/compare.py "$OUTDIR/$ours.json" "$OUTDIR/$name.json" >>"$OUTDIR/bench_compare.md" 2>>"$SUMMARY"; then
+      echo >>"$OUTDIR/bench_compare.md"
+      say "$name: ok (bench_compare.md)"
     else
-      say "PyTorch ops peer: failed"
-    fi
-    echo >>"$COMPARE"
-    if python3 bench/torch_step.py --device cuda --steps 20 --json >"$OUTDIR/torch_step.json" 2>>"$SUMMARY" &&
-       python3 bench/compare.py "$OUTDIR/bench_step.json" "$OUTDIR/torch_step.json" >>"$COMPARE" 2>>"$SUMMARY"; then
-      say "PyTorch step peer: ok (torch_step.json, bench_compare.md)"
-    else
-      say "PyTorch step peer: failed"
+      say "$name: ok, but no comparison (see above)"
     fi
   else
-    say "PyTorch peers: skipped (no torch with CUDA in python3)"
+    say "$name: $(outcome $?) (last lines of $name.err below)"
+    tail -n 5 "$OUTDIR/$name.err" >>"$SUMMARY"
   fi
+}
+: >"$OUTDIR/bench_compare.md"
+if [ "${GPU_CHECK_PEERS:-1}" = 0 ]; then
+  say "PyTorch peers: left out (GPU_CHECK_PEERS=0)"
+elif "$PYTHON" -c "import torch, sys; sys.exit(0 if sys.argv[1] == 'cpu' or torch.cuda.is_available() else 1)" "$DEVICE" >/dev/null 2>&1; then
+  MODES=eager,channels_last,compile,graph
+  [ "$DEVICE" = cpu ] && MODES=eager,channels_last
+  peer torch_ops "${GPU_CHECK_PEER_S:-60}" bench/torch_ops.py bench_ops --repeat 20 --modes "$MODES"
+  peer torch_step "${GPU_CHECK_PEER_S:-60}" bench/torch_step.py bench_step --steps 20 --batch 16 --size 128
 else
-  say "bench_ops/bench_step: not built, skipped"
+  say "PyTorch peers: skipped (no torch with $DEVICE in $PYTHON)"
 fi
 
+say "total $(($(date +%s) - START)) s"
 if [ "$STATUS" = 0 ]; then say "PASS"; else say "FAIL"; fi
 exit "$STATUS"

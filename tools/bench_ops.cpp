@@ -17,6 +17,7 @@
 #include "engine/ops.h"
 #include "engine/params.h"
 #include "losses/transform.h"
+#include "tools/lib/bench_report.h"
 #include "tools/lib/cli.h"
 #ifdef STEADY_HAVE_CUDA
 #include "engine/cuda/graph.h"
@@ -84,29 +85,42 @@ int bench_main(int argc, char** argv) {
   cli.option("repeat", "5", "timed runs per op (the median is reported)");
   cli.option("only", "", "run only ops whose name contains this");
   cli.flag("json", "print JSON instead of a table");
+  cli.option("out", "", "also write the JSON here, rewritten after every op (a failing or "
+             "interrupted run keeps what it measured)");
   if (!cli.parse(argc, argv)) return 0;
   Device dev = parse_device(cli.get("device"));
+  BenchReport report(device_name(dev), cli.get("out"));
   int repeat = static_cast<int>(cli.get_int("repeat", 1, 1000000));
   Backend& be = backend(dev);
   Rng rng(1234);
   std::vector<Result> results;
+  int failures = 0;
 
   auto selected = [&](const std::string& name) {
     return cli.get("only").empty() || name.find(cli.get("only")) != std::string::npos;
   };
   auto time = [&](const std::string& name, double bytes, const std::function<void()>& fn) {
     if (!selected(name)) return;
-    fn();
-    be.synchronize();
     std::vector<double> ms;
-    for (int r = 0; r < repeat; ++r) {
-      auto t0 = std::chrono::steady_clock::now();
+    try {
       fn();
       be.synchronize();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      for (int r = 0; r < repeat; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        fn();
+        be.synchronize();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+    } catch (const std::exception& e) {  // recorded; the other ops still run
+      std::fprintf(stderr, "bench_ops: %s: %s\n", name.c_str(), e.what());
+      report.add({{"name", name}, {"error", e.what()}});
+      failures += 1;
+      return;
     }
     std::sort(ms.begin(), ms.end());
     results.push_back({name, ms[ms.size() / 2], bytes});
+    report.add({{"name", name}, {"ms", ms[ms.size() / 2]}, {"bytes", bytes},
+                {"gbps", bytes / (ms[ms.size() / 2] * 1e-3) / 1e9}});
     if (!cli.has("json"))
       std::fprintf(stderr, "  %-44s %10.3f ms\n", name.c_str(), ms[ms.size() / 2]);
   };
@@ -210,13 +224,7 @@ int bench_main(int argc, char** argv) {
   }
 
   if (cli.has("json")) {
-    nlohmann::json out;
-    out["device"] = device_name(dev);
-    out["results"] = nlohmann::json::array();
-    for (const Result& r : results)
-      out["results"].push_back({{"name", r.name}, {"ms", r.ms}, {"bytes", r.bytes},
-                                {"gbps", r.bytes / (r.ms * 1e-3) / 1e9}});
-    std::printf("%s\n", out.dump(1).c_str());
+    std::printf("%s\n", report.doc().dump(1).c_str());
   } else {
     std::printf("%-46s %10s %10s\n", "op", "ms", "GB/s");
     for (const Result& r : results) {
@@ -227,7 +235,7 @@ int bench_main(int argc, char** argv) {
       }
     }
   }
-  return 0;
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "losses/regularizers.h"
 #include "models/model.h"
+#include "tools/lib/bench_report.h"
 #include "tools/lib/cli.h"
 #ifdef STEADY_HAVE_CUDA
 #include "engine/cuda/allocator.h"
@@ -39,8 +40,12 @@ int bench_main(int argc, char** argv) {
   cli.option("models", "hdr,color", "models to time, comma separated");
   cli.option("regs", "none,stability,trans-inv,jacobian", "regularizers to time, comma separated");
   cli.flag("json", "print JSON instead of a table");
+  cli.option("out", "", "also write the JSON here, rewritten after every configuration (a "
+             "failing or interrupted run keeps what it measured)");
   if (!cli.parse(argc, argv)) return 0;
   Device device = parse_device(cli.get("device"));
+  BenchReport report(device_name(device), cli.get("out"));
+  int failures = 0;
   const int B = static_cast<int>(cli.get_int("batch", 1, 4096)), S = static_cast<int>(cli.get_int("size", 16, 4096));
   const int steps = static_cast<int>(cli.get_int("steps", 1, 1000000));
   auto split = [](const std::string& s) {
@@ -54,53 +59,57 @@ int bench_main(int argc, char** argv) {
     }
     return out;
   };
-  nlohmann::json results = nlohmann::json::array();
   if (!cli.has("json"))
     std::printf("%-6s %-16s %10s %12s %14s\n", "model", "reg", "ms/step", "images/s", "peak MiB");
   for (const std::string& task : split(cli.get("models"))) {
     for (const std::string& reg_name : split(cli.get("regs"))) {
-      auto model = make_model(task);
-      Rng rng(1);
-      model->finalize(device, rng);
-      Adam adam;
-      adam.attach(model->params());
-      RegConfig reg;
-      reg.mode = RegMode::None;
-      bool known = false;
-      for (RegMode m : {RegMode::None, RegMode::Augment, RegMode::StabilityNoise,
-                        RegMode::Stability, RegMode::TransInv, RegMode::Jacobian})
-        if (reg_name == reg_mode_name(m)) reg.mode = m, known = true;
-      STEADY_CHECK(known, "--regs: unknown regularizer '", reg_name, "'");
-      const int cin = model->in_channels(), cout = model->out_channels();
-      std::vector<float> xv(int64_t(B) * cin * S * S), yv(int64_t(B) * cout * S * S);
-      for (float& v : xv) v = static_cast<float>(rng.uniform());
-      for (float& v : yv) v = static_cast<float>(rng.uniform(-1, 1));
-      Tensor x = Tensor::from_vector(xv, {B, cin, S, S}, device);
-      Tensor y = Tensor::from_vector(yv, {B, cout, S, S}, device);
-      auto net = [&](const Var& in) { return model->forward(in, true); };
-      auto rec = [&](const Var& pred) { return mse(pred, Var(y)); };
-      auto step = [&] {
-        model->params().zero_grad();
-        RegularizedLoss loss = regularized_loss(reg, Var(x), y, Tensor(), net, rec, rng);
-        backward(loss.total);
-        adam.step(model->params());
-      };
-      step();
-      backend(device).synchronize();
-      auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < steps; ++i) step();
-      backend(device).synchronize();
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
-      double ips = B / (ms * 1e-3), mib = peak_memory_mib(device);
-      results.push_back({{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S},
-                         {"ms_per_step", ms}, {"images_per_s", ips}, {"peak_mib", mib}});
-      if (!cli.has("json"))
-        std::printf("%-6s %-16s %10.1f %12.1f %14.1f\n", task.c_str(), reg_name.c_str(), ms, ips, mib);
+      try {
+        auto model = make_model(task);
+        Rng rng(1);
+        model->finalize(device, rng);
+        Adam adam;
+        adam.attach(model->params());
+        RegConfig reg;
+        reg.mode = RegMode::None;
+        bool known = false;
+        for (RegMode m : {RegMode::None, RegMode::Augment, RegMode::StabilityNoise,
+                          RegMode::Stability, RegMode::TransInv, RegMode::Jacobian})
+          if (reg_name == reg_mode_name(m)) reg.mode = m, known = true;
+        STEADY_CHECK(known, "--regs: unknown regularizer '", reg_name, "'");
+        const int cin = model->in_channels(), cout = model->out_channels();
+        std::vector<float> xv(int64_t(B) * cin * S * S), yv(int64_t(B) * cout * S * S);
+        for (float& v : xv) v = static_cast<float>(rng.uniform());
+        for (float& v : yv) v = static_cast<float>(rng.uniform(-1, 1));
+        Tensor x = Tensor::from_vector(xv, {B, cin, S, S}, device);
+        Tensor y = Tensor::from_vector(yv, {B, cout, S, S}, device);
+        auto net = [&](const Var& in) { return model->forward(in, true); };
+        auto rec = [&](const Var& pred) { return mse(pred, Var(y)); };
+        auto step = [&] {
+          model->params().zero_grad();
+          RegularizedLoss loss = regularized_loss(reg, Var(x), y, Tensor(), net, rec, rng);
+          backward(loss.total);
+          adam.step(model->params());
+        };
+        step();
+        backend(device).synchronize();
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < steps; ++i) step();
+        backend(device).synchronize();
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+        double ips = B / (ms * 1e-3), mib = peak_memory_mib(device);
+        report.add({{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S},
+                    {"ms_per_step", ms}, {"images_per_s", ips}, {"peak_mib", mib}});
+        if (!cli.has("json"))
+          std::printf("%-6s %-16s %10.1f %12.1f %14.1f\n", task.c_str(), reg_name.c_str(), ms, ips, mib);
+      } catch (const std::exception& e) {  // recorded; the other configurations still run
+        std::fprintf(stderr, "bench_step: %s %s: %s\n", task.c_str(), reg_name.c_str(), e.what());
+        report.add({{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S}, {"error", e.what()}});
+        failures += 1;
+      }
     }
   }
-  if (cli.has("json"))
-    std::printf("%s\n", nlohmann::json({{"device", device_name(device)}, {"results", results}}).dump(1).c_str());
-  return 0;
+  if (cli.has("json")) std::printf("%s\n", report.doc().dump(1).c_str());
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace

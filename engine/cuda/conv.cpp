@@ -19,6 +19,9 @@
 // outgrown workspace is kept (not freed), since a captured CUDA graph may still use it.
 #include <array>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -256,6 +259,23 @@ void* workspace(size_t bytes) {
   return ptr;
 }
 
+// STEADY_CUDNN_LOG=1: one line on stderr per geometry and direction, naming the algorithm that
+// ran first (and is kept), its math type, its workspace and its rank among the candidates.
+void log_choice(const ConvGeometry& g, Direction dir, const Candidate& c, size_t rank,
+                size_t count) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("STEADY_CUDNN_LOG");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  if (!enabled) return;
+  std::fprintf(stderr, "cudnn: %s %s: algorithm %d, math %s, workspace %zu bytes, candidate %zu of %zu\n",
+               direction_name(dir), g.str().c_str(), c.algo,
+               c.math == CUDNN_TENSOR_OP_MATH ? "tensor-op"
+               : c.math == CUDNN_FMA_MATH     ? "fma"
+                                              : "default",
+               c.workspace, rank + 1, count);
+}
+
 // Runs one direction of a plan: run(algo, workspace, bytes) issues the cuDNN call. The remembered
 // algorithm goes first; otherwise the candidates in rank order until one succeeds.
 template <class Run>
@@ -281,7 +301,10 @@ void execute(const char* op, const ConvGeometry& g, ConvPlan& p, Direction dir, 
     if (static_cast<int>(i) == chosen) continue;
     last = attempt(cands[i]);
     if (last == CUDNN_STATUS_SUCCESS) {
-      if (chosen < 0) p.chosen[dir] = static_cast<int>(i);
+      if (chosen < 0) {
+        p.chosen[dir] = static_cast<int>(i);
+        log_choice(g, dir, cands[i], i, cands.size());
+      }
       return;
     }
   }

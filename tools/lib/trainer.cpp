@@ -134,15 +134,43 @@ Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::stri
   const int64_t top = static_cast<int64_t>(rng.below(H - side + 1));
   const int64_t left = static_cast<int64_t>(rng.below(W - side + 1));
   const bool flip = rng.uniform() < 0.5;
-  Tensor crop = Tensor::empty({1, C, side, side});
+  // Bilinear resampling of the window straight from the image (half-pixel centres, as
+  // resize_bilinear), reading only the rows and columns it needs: the window of a large photo
+  // is never copied whole.
+  struct Tap {
+    int64_t lo, hi;
+    float w_lo, w_hi;
+  };
+  auto taps = [&](int64_t offset) {
+    std::vector<Tap> t(static_cast<size_t>(size));
+    const float scale = static_cast<float>(side) / static_cast<float>(size);
+    for (int64_t d = 0; d < size; ++d) {
+      const float src = std::max(0.f, scale * (static_cast<float>(d) + 0.5f) - 0.5f);
+      const int64_t lo = std::min<int64_t>(static_cast<int64_t>(src), side - 1);
+      const int64_t hi = lo < side - 1 ? lo + 1 : lo;
+      const float lambda = src - static_cast<float>(lo);
+      t[d] = {offset + lo, offset + hi, 1.f - lambda, lambda};
+    }
+    return t;
+  };
+  const std::vector<Tap> rows = taps(top), cols = taps(left);
+  Tensor crop = Tensor::empty({C, size, size});
   const float* s = img.data<float>();
   float* d = crop.data<float>();
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t y = 0; y < side; ++y)
-      for (int64_t x = 0; x < side; ++x)
-        d[(c * side + y) * side + x] = s[(c * H + top + y) * W + left + (flip ? side - 1 - x : x)];
-  if (side != size) crop = cpu_backend().resize_bilinear(crop, size, size);
-  return crop.reshape({C, size, size});
+  for (int64_t c = 0; c < C; ++c) {
+    const float* plane = s + c * H * W;
+    for (int64_t y = 0; y < size; ++y) {
+      const float* r0 = plane + rows[y].lo * W;
+      const float* r1 = plane + rows[y].hi * W;
+      float* out = d + (c * size + y) * size;
+      for (int64_t x = 0; x < size; ++x) {
+        const Tap& t = cols[flip ? size - 1 - x : x];
+        out[x] = rows[y].w_lo * (t.w_lo * r0[t.lo] + t.w_hi * r0[t.hi]) +
+                 rows[y].w_hi * (t.w_lo * r1[t.lo] + t.w_hi * r1[t.hi]);
+      }
+    }
+  }
+  return crop;
 }
 
 void add_training_options(Cli& cli) {
