@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CUDA  ?= AUTO
 
-.PHONY: deps configure build test demo demo-color data bench clean
+.PHONY: deps configure build test demo demo-color data bench sanitize fuzz clean
 
 deps:
 	@scripts/deps.sh
@@ -28,6 +28,23 @@ demo-color: build data
 
 bench: build
 	@$(BUILD)/bench_ops
+
+# The CPU suite under AddressSanitizer + UBSan (-fno-sanitize-recover): build-asan/, about 4x
+# slower than the plain suite.
+sanitize: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTEADY_CUDA=OFF \
+	  -DSTEADY_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer harnesses (tests/fuzz/) built with clang into build-fuzz/, each run FUZZ_SECONDS
+# (default 60) on a corpus seeded by our own writers; scripts/fuzz.sh prints executions,
+# coverage and findings per harness.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh clang
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)
