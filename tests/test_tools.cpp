@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -366,6 +367,32 @@ TEST_CASE("tools: check_data goes by content; a folder named like a pattern is a
   INFO(e.output);
   CHECK(e.code == 0);
   CHECK(e.output.find("\"frames\": 2") != std::string::npos);
+}
+
+TEST_CASE("tools: check_data reports an unreadable subfolder and scans the rest") {
+  fs::path d = workdir() / "locked";
+  REQUIRE(run("./gen_procedural " + d.string() + " --train 2 --test-seqs 0 --size 32 --previews --quiet").code == 0);
+  fs::create_directories(d / "secret");
+  fs::copy_file(d / "previews/train_00000.png", d / "secret/hidden.png");
+  fs::permissions(d / "secret", fs::perms::none);
+  fs::permissions(workdir(), fs::perms::all);  // the unprivileged user below can walk to d
+  // Root reads any folder: run check_data as nobody there (setpriv, util-linux).
+  std::string as_user;
+  if (geteuid() == 0) {
+    if (run("command -v setpriv").code != 0) {
+      fs::permissions(d / "secret", fs::perms::owner_all);
+      MESSAGE("root without setpriv: the unreadable folder cannot be made here, case skipped");
+      return;
+    }
+    as_user = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  }
+  Run c = run(as_user + "./check_data " + d.string());
+  fs::permissions(d / "secret", fs::perms::owner_all);
+  INFO(c.output);
+  CHECK(c.code == 1);
+  CHECK(c.output.find("secret: cannot list the folder") != std::string::npos);
+  CHECK(c.output.find("4 images, 0 videos: 4 opened, 0 failed; 1 folders could not be listed") !=
+        std::string::npos);  // the two EXRs and two previews beside it were all checked
 }
 
 TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {

@@ -134,6 +134,32 @@ bool check_video(const std::string& path, int64_t max_side) {
   }
 }
 
+// The regular files under dir, recursively (symbolic links to folders are not followed). A
+// folder that cannot be listed is one FAIL line and the scan goes on.
+void collect(const fs::path& dir, std::vector<std::string>& files, int64_t& unreadable) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    std::printf("FAIL  %s: cannot list the folder: %s\n", dir.string().c_str(), ec.message().c_str());
+    unreadable += 1;
+    return;
+  }
+  std::vector<fs::path> subfolders;
+  for (fs::directory_iterator end; it != end; it.increment(ec)) {
+    const fs::file_status status = it->symlink_status(ec);
+    if (fs::is_directory(status)) {
+      subfolders.push_back(it->path());
+    } else if (it->is_regular_file(ec)) {
+      files.push_back(it->path().string());
+    }
+  }
+  if (ec) {
+    std::printf("FAIL  %s: listing stopped: %s\n", dir.string().c_str(), ec.message().c_str());
+    unreadable += 1;
+  }
+  for (const fs::path& sub : subfolders) collect(sub, files, unreadable);
+}
+
 int run(int argc, char** argv) {
   Cli cli("check_data",
           "PATH... [options]\n\nOpens every image (.exr .hdr .png .jpg .jpeg) and video (.mp4 .avi\n"
@@ -142,12 +168,11 @@ int run(int argc, char** argv) {
   if (!cli.parse(argc, argv)) return 0;
   STEADY_CHECK(!cli.positional().empty(), "expected one or more files or folders (see --help)");
   std::vector<std::string> files;
+  int64_t unreadable = 0;
   for (const std::string& p : cli.positional()) {
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
-      for (fs::recursive_directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec))
-        if (it->is_regular_file()) files.push_back(it->path().string());
-      STEADY_CHECK(!ec, "cannot list '", p, "': ", ec.message());
+      collect(p, files, unreadable);
     } else {
       STEADY_CHECK(fs::exists(p, ec), "'", p, "': no such file or folder");
       files.push_back(p);
@@ -165,9 +190,11 @@ int run(int argc, char** argv) {
       continue;
     (good ? ok : failed) += 1;
   }
-  std::printf("%lld images, %lld videos: %lld opened, %lld failed\n", static_cast<long long>(images),
+  std::printf("%lld images, %lld videos: %lld opened, %lld failed", static_cast<long long>(images),
               static_cast<long long>(videos), static_cast<long long>(ok), static_cast<long long>(failed));
-  return failed == 0 ? 0 : 1;
+  if (unreadable > 0) std::printf("; %lld folders could not be listed", static_cast<long long>(unreadable));
+  std::printf("\n");
+  return failed == 0 && unreadable == 0 ? 0 : 1;
 }
 
 }  // namespace
