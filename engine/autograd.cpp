@@ -34,6 +34,16 @@ Var Var::make(Tensor value, const char* op, std::vector<Var> inputs,
   return out;
 }
 
+void accumulate_grad_slice(Node& node, int64_t offset, const Tensor& g) {
+  if (!node.requires_grad) return;
+  STEADY_CHECK(offset >= 0 && offset + g.numel() <= node.value.numel(), "autograd: gradient ",
+               g.str(), " at offset ", offset, " for ", node.value.str());
+  if (!node.grad.defined())
+    node.grad = Tensor::zeros(node.value.shape(), node.value.device(), node.value.dtype());
+  Tensor part = node.grad.view(offset, g.shape());
+  backend_of(part).accumulate(part, g, 1.0);
+}
+
 void accumulate_grad(Node& node, const Tensor& g) {
   if (!node.requires_grad) return;
   STEADY_CHECK(g.shape() == node.value.shape(), "autograd: gradient ", g.str(), " for ",

@@ -50,6 +50,9 @@ class Var {
 
 // Adds g into node's gradient (allocating it on first use). Used by backward closures.
 void accumulate_grad(Node& node, const Tensor& g);
+// Adds g into node.grad's contiguous elements [offset, offset + g.numel()) (zeros elsewhere
+// when node.grad is not there yet): the backward of a view.
+void accumulate_grad_slice(Node& node, int64_t offset, const Tensor& g);
 
 // Runs the backward pass from a one-element loss (seeded with 1).
 void backward(const Var& loss);

@@ -91,6 +91,19 @@ Var reshape(const Var& x, const Shape& shape) {
   });
 }
 
+Var slice_batch(const Var& x, int64_t begin, int64_t end) {
+  const Shape& s = x.shape();
+  STEADY_CHECK(!s.empty() && begin >= 0 && begin < end && end <= s[0], "slice_batch: samples [",
+               begin, ", ", end, ") of ", x.value().str());
+  Shape part = s;
+  part[0] = end - begin;
+  const int64_t offset = begin * (shape_numel(s) / s[0]);
+  Tensor y = x.value().view(offset, part);
+  return Var::make(y, "slice_batch", {x}, [offset](Node& self) {
+    accumulate_grad_slice(in(self, 0), offset, self.grad);
+  });
+}
+
 Var slice_channels(const Var& x, int64_t begin, int64_t end) {
   Tensor y = be(x).slice_channels(x.value(), begin, end);
   return Var::make(y, "slice_channels", {x}, [begin, end](Node& self) {

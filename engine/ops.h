@@ -23,6 +23,8 @@ Var resize_bilinear(const Var& x, int out_h, int out_w);
 Var concat_channels(const std::vector<Var>& xs);
 Var reshape(const Var& x, const Shape& shape);  // shares storage; numel must match
 Var slice_channels(const Var& x, int64_t begin, int64_t end);
+// Samples [begin, end) of a contiguous batch x [N,...]: a view, no copy either way.
+Var slice_batch(const Var& x, int64_t begin, int64_t end);
 // training: batch statistics, updates state's running statistics; else running statistics.
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, BatchNormState& state,
                bool training);

@@ -27,12 +27,10 @@ Tensor stack_batches(const Tensor& a, const Tensor& b) {
       {2 * s[0], s[1], s[2], s[3]});
 }
 
-// The first or second half of a [2B,C,H,W] batch, differentiably.
+// The first or second half of a [2B,C,H,W] batch: views, differentiably.
 Var batch_half(const Var& v, int half) {
-  const Shape& s = v.shape();
-  int64_t b = s[0] / 2, bc = b * s[1];
-  Var flat = reshape(v, {1, s[0] * s[1], s[2], s[3]});
-  return reshape(slice_channels(flat, half * bc, (half + 1) * bc), {b, s[1], s[2], s[3]});
+  const int64_t b = v.shape()[0] / 2;
+  return slice_batch(v, half * b, (half + 1) * b);
 }
 
 // max(a, b) elementwise = relu(a - b) + b.

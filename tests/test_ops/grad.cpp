@@ -156,6 +156,20 @@ TEST_CASE("grad: slice_channels") {
                     {random_f64({2, 5, 3, 3}, rng)}, 700);
 }
 
+TEST_CASE("grad: slice_batch (views of one batch, both used)") {
+  Rng rng(17);
+  for (auto [b, e] : {std::pair{0, 2}, {1, 3}, {2, 4}})
+    check_gradients([&](const std::vector<Var>& v) {
+      // The two halves of a siamese batch: each a view, their gradients meet in one tensor.
+      Var both = mul(v[0], v[0]);
+      return add(scale(slice_batch(both, b, e), 2.0), slice_batch(both, 4 - e, 4 - b));
+    }, {random_f64({4, 2, 3, 3}, rng)}, 1700);
+  Tensor x = random_f64({4, 2, 3, 3}, rng);
+  CHECK(slice_batch(Var(x), 2, 4).value().raw() == static_cast<const char*>(x.raw()) + 2 * 18 * 8);
+  CHECK_THROWS_WITH_AS(slice_batch(Var(x), 3, 5), doctest::Contains("slice_batch: samples [3, 5)"),
+                       Error);
+}
+
 TEST_CASE("grad: batch_norm") {
   Rng rng(8);
   Shape shape{3, 4, 5, 6};
