@@ -122,39 +122,66 @@ void check_jpeg_complete(const std::vector<unsigned char>& b, const std::string&
     fail("cannot read image '", path, "': truncated or corrupt JPEG (no end-of-image marker)");
 }
 
-// JPEG Huffman tables (DHT segments, before the first scan): stb_image builds its lookup tables
-// from them without checking that the code lengths form a valid prefix code, and indexes out of
-// bounds on a malformed one. Check every table first: at most 256 symbols, and at each length
-// no more codes than that length leaves room for.
+// JPEG Huffman tables (DHT segments, before and between the scans): stb_image builds its lookup
+// tables from them without checking that the code lengths form a valid prefix code, and indexes
+// out of bounds on a malformed one. Check every table first: at most 256 symbols, and at each
+// length no more codes than that length leaves room for. The walk finds markers as stb_image
+// does (bytes between segments skipped, fill bytes FF ignored) and steps over each scan's
+// entropy-coded data (where FF is followed by 00 or a restart marker).
 void check_jpeg_tables(const std::vector<unsigned char>& b, const std::string& path) {
-  const auto bad = [&] { fail("cannot read image '", path, "': corrupt JPEG (bad Huffman table)"); };
-  size_t i = 2;
-  while (i + 4 <= b.size() && b[i] == 0xFF) {
-    const unsigned marker = b[i + 1];
-    if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 || marker == 0xFF) {
-      i += marker == 0xFF ? 1 : 2;  // no length (fill bytes, restart markers)
-      continue;
-    }
-    if (marker == 0xDA || marker == 0xD9) return;  // the first scan: tables come before it
-    const size_t len = (size_t{b[i + 2]} << 8) | b[i + 3];
-    if (len < 2 || i + 2 + len > b.size()) return;  // the completeness checks say "truncated"
+  const auto bad = [&](const char* why) { fail("cannot read image '", path, "': ", why); };
+  const size_t n = b.size();
+  size_t i = 2;  // after SOI
+  for (;;) {
+    while (i < n && b[i] != 0xFF) ++i;
+    while (i < n && b[i] == 0xFF) ++i;
+    if (i >= n) return;
+    const unsigned marker = b[i++];
+    if (marker == 0xD9) return;  // end of image
+    if (marker == 0x00 || marker == 0x01 || marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7))
+      continue;  // no length
+    if (i + 2 > n) bad("truncated or corrupt JPEG (a segment runs past the end)");
+    const size_t len = (size_t{b[i]} << 8) | b[i + 1];
+    // stb_image reads a segment that runs past the end as zeros, tables included.
+    if (len < 2 || i + len > n) bad("truncated or corrupt JPEG (a segment runs past the end)");
     if (marker == 0xC4) {
-      size_t k = i + 4;
-      const size_t end = i + 2 + len;
+      size_t k = i + 2;
+      const size_t end = i + len;
       while (k < end) {
-        if (k + 17 > end) bad();
+        if (k + 17 > end) bad("corrupt JPEG (bad Huffman table)");
         uint32_t code = 0, symbols = 0;
         for (int l = 1; l <= 16; ++l) {
           const uint32_t count = b[k + static_cast<size_t>(l)];
           code = (code << 1) + count;
           symbols += count;
-          if (code > (uint32_t{1} << l)) bad();
+          if (code > (uint32_t{1} << l)) bad("corrupt JPEG (bad Huffman table)");
         }
-        if (symbols > 256 || k + 17 + symbols > end) bad();
+        if (symbols > 256 || k + 17 + symbols > end) bad("corrupt JPEG (bad Huffman table)");
         k += 17 + symbols;
       }
     }
-    i += 2 + len;
+    i += len;
+    if (marker == 0xDA) {  // a scan's data: up to the next marker that is not 00 or a restart
+      while (i + 1 < n && !(b[i] == 0xFF && b[i + 1] != 0x00 && !(b[i + 1] >= 0xD0 && b[i + 1] <= 0xD7)))
+        ++i;
+    }
+  }
+}
+
+// PNG: zero-length IDAT chunks carry nothing, and stb_image copies the first one into a buffer
+// it has not allocated yet (memcpy to a null pointer, undefined behaviour even for 0 bytes).
+// They are dropped before decoding; each chunk has its own CRC, so the rest stays valid.
+void drop_empty_idat(std::vector<unsigned char>& b) {
+  size_t i = 8;  // after the signature
+  while (i + 12 <= b.size()) {
+    const size_t length = (size_t{b[i]} << 24) | (size_t{b[i + 1]} << 16) | (size_t{b[i + 2]} << 8) | b[i + 3];
+    if (length > b.size() - i - 12) return;  // cut: the completeness check speaks for it
+    if (length == 0 && std::equal(b.begin() + static_cast<std::ptrdiff_t>(i + 4),
+                                  b.begin() + static_cast<std::ptrdiff_t>(i + 8), "IDAT")) {
+      b.erase(b.begin() + static_cast<std::ptrdiff_t>(i), b.begin() + static_cast<std::ptrdiff_t>(i + 12));
+      continue;
+    }
+    i += 12 + length;
   }
 }
 
@@ -424,7 +451,6 @@ Tensor read_stb(const std::string& path) {
   std::vector<unsigned char> b = read_bytes(path);
   if (b.empty()) fail("cannot read image '", path, "': the file is empty");
   if (b.size() > static_cast<size_t>(INT32_MAX)) fail("cannot read image '", path, "': file too large");
-  const int len = static_cast<int>(b.size());
   const auto starts_with = [&](const char* magic) {
     const size_t n = std::strlen(magic);
     return b.size() >= n && std::equal(magic, magic + n, b.begin());
@@ -433,6 +459,8 @@ Tensor read_stb(const std::string& path) {
     fail("cannot read image '", path,
          "': not an image this program can read (expected EXR, HDR, PNG or JPG)");
   if (is_jpeg_magic(b)) check_jpeg_tables(b, path);
+  if (is_png_magic(b)) drop_empty_idat(b);
+  const int len = static_cast<int>(b.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(b.data(), len, &w, &h, &comp)) {
     if (is_png_magic(b) || is_jpeg_magic(b))

@@ -736,4 +736,38 @@ TEST_CASE("images: a JPEG whose Huffman table is not a prefix code is refused be
   bad[dht + 5 + 14] = 2;
   write_bytes(dir / "many.jpg", bad);
   CHECK_THROWS_WITH_AS(read_image(dir / "many.jpg"), doctest::Contains("bad Huffman table"), Error);
+  // A Huffman segment that claims more bytes than the file holds (found by fuzz_jpg): stb_image
+  // reads the missing bytes as zeros and built its tables from a table this check skipped.
+  bad = jpg.substr(0, dht + 4 + 17 + 4);
+  bad[dht + 5] = 3;  // the overlong table, cut
+  bad += "\xFF\xDA\xFF\xD9";
+  write_bytes(dir / "cut_dht.jpg", bad);
+  CHECK_THROWS_WITH_AS(read_image(dir / "cut_dht.jpg"), doctest::Contains("a segment runs past the end"), Error);
+  // A bad table after the scan, and one behind padding bytes between segments: stb_image reads
+  // both (found by fuzz_jpg).
+  const size_t eoi = jpg.rfind("\xFF\xD9");
+  REQUIRE(eoi != std::string::npos);
+  std::string table = "\xFF\xC4" + std::string("\x00\x14\x00\x03", 4) + std::string(15, '\0') + "\x01";
+  bad = jpg.substr(0, eoi) + table + jpg.substr(eoi);
+  write_bytes(dir / "late_dht.jpg", bad);
+  CHECK_THROWS_WITH_AS(read_image(dir / "late_dht.jpg"), doctest::Contains("bad Huffman table"), Error);
+  bad = jpg.substr(0, dht) + "\x12\x34" + table + jpg.substr(dht);
+  write_bytes(dir / "padded_dht.jpg", bad);
+  CHECK_THROWS_WITH_AS(read_image(dir / "padded_dht.jpg"), doctest::Contains("bad Huffman table"), Error);
+}
+
+TEST_CASE("images: a PNG with an empty IDAT chunk first decodes as without it") {
+  // stb_image copied it into a buffer it had not allocated yet (found by fuzz_png under UBSan).
+  TempDir dir("steady_idat");
+  std::vector<float> v(3 * 5 * 4);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 7) / 7.f;
+  const Tensor img = Tensor::from_vector(v, {3, 5, 4});
+  write_png((dir / "plain.png"), img);
+  std::string png = bytes_of(dir / "plain.png");
+  const size_t idat = png.find("IDAT");
+  REQUIRE(idat != std::string::npos);
+  const std::string empty_idat = std::string("\0\0\0\0IDAT", 8) + "\x35\xAF\x06\x1E";
+  write_bytes(dir / "empty_idat.png", png.substr(0, idat - 4) + empty_idat + png.substr(idat - 4));
+  CHECK(read_image((dir / "empty_idat.png")).to_host() ==
+        read_image((dir / "plain.png")).to_host());
 }
