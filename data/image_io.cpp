@@ -168,14 +168,18 @@ void check_jpeg_tables(const std::vector<unsigned char>& b, const std::string& p
   }
 }
 
-// PNG: zero-length IDAT chunks carry nothing, and stb_image copies the first one into a buffer
-// it has not allocated yet (memcpy to a null pointer, undefined behaviour even for 0 bytes).
-// They are dropped before decoding; each chunk has its own CRC, so the rest stays valid.
-void drop_empty_idat(std::vector<unsigned char>& b) {
+// PNG chunks, walked before stb_image sees them:
+// - a chunk whose length runs past the end of the file is refused: stb_image allocates an IDAT
+//   chunk's declared length (up to 2 GB) before it finds the bytes missing;
+// - zero-length IDAT chunks carry nothing, and stb_image copies the first one into a buffer it
+//   has not allocated yet (memcpy to a null pointer, undefined behaviour even for 0 bytes).
+//   They are dropped; each chunk has its own CRC, so the rest stays valid.
+void check_png_chunks(std::vector<unsigned char>& b, const std::string& path) {
   size_t i = 8;  // after the signature
   while (i + 12 <= b.size()) {
     const size_t length = (size_t{b[i]} << 24) | (size_t{b[i + 1]} << 16) | (size_t{b[i + 2]} << 8) | b[i + 3];
-    if (length > b.size() - i - 12) return;  // cut: the completeness check speaks for it
+    if (length > b.size() - i - 12)
+      fail("cannot read image '", path, "': truncated or corrupt PNG (a chunk runs past the end)");
     if (length == 0 && std::equal(b.begin() + static_cast<std::ptrdiff_t>(i + 4),
                                   b.begin() + static_cast<std::ptrdiff_t>(i + 8), "IDAT")) {
       b.erase(b.begin() + static_cast<std::ptrdiff_t>(i), b.begin() + static_cast<std::ptrdiff_t>(i + 12));
@@ -330,9 +334,58 @@ Tensor read_exr_part(Imf::MultiPartInputFile& file, int part, const std::string&
   return t;
 }
 
+// OpenEXR 3.1 sizes an attribute's storage from the size its header declares before reading
+// it (a 2 KB file declaring a 2 GB string attribute costs 2 GB, found by fuzz_exr). Walk the
+// headers first: every attribute must fit in the file. Layout: magic, version, then per part
+// attributes (name\0 type\0 int32 size, value) ended by an empty name; a multi-part file ends
+// its list of headers with one more empty name.
+void check_exr_headers(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;  // OpenEXR says why
+  in.seekg(0, std::ios::end);
+  const int64_t file_size = static_cast<int64_t>(in.tellg());
+  in.seekg(0);
+  unsigned char head[8];
+  if (!in.read(reinterpret_cast<char*>(head), 8)) return;
+  const bool multipart = (head[5] & 0x10) != 0;  // version bit 12
+  const auto bad = [&](const char* why) { fail("cannot read EXR '", path, "': corrupt header (", why, ")"); };
+  auto read_name = [&](std::string& out) {
+    out.clear();
+    for (char ch; in.get(ch);) {
+      if (ch == '\0') return true;
+      if (out.size() >= 255) bad("a name longer than 255 bytes");
+      out += ch;
+    }
+    bad("it ends inside the header");
+    return false;
+  };
+  for (int part = 0;; ++part) {
+    if (part > 100000) bad("too many parts");
+    std::string name, type;
+    read_name(name);
+    if (name.empty()) {
+      if (part == 0) bad("no attributes");
+      break;  // multi-part: the empty header ends the list
+    }
+    for (;;) {
+      read_name(type);
+      unsigned char sz[4];
+      if (!in.read(reinterpret_cast<char*>(sz), 4)) bad("it ends inside the header");
+      const int64_t size = int32_t(uint32_t(sz[0]) | uint32_t(sz[1]) << 8 | uint32_t(sz[2]) << 16 | uint32_t(sz[3]) << 24);
+      if (size < 0 || size > file_size - static_cast<int64_t>(in.tellg()))
+        bad(("attribute '" + name + "' declares " + std::to_string(size) + " bytes, more than the file holds").c_str());
+      in.seekg(size, std::ios::cur);
+      read_name(name);
+      if (name.empty()) break;  // end of this part's header
+    }
+    if (!multipart) break;
+  }
+}
+
 template <class F>
 auto with_exr_errors(const std::string& path, const char* verb, F&& body) -> decltype(body()) {
   try {
+    if (std::strcmp(verb, "read") == 0) check_exr_headers(path);
     return body();
   } catch (const Error&) {
     throw;
@@ -459,7 +512,7 @@ Tensor read_stb(const std::string& path) {
     fail("cannot read image '", path,
          "': not an image this program can read (expected EXR, HDR, PNG or JPG)");
   if (is_jpeg_magic(b)) check_jpeg_tables(b, path);
-  if (is_png_magic(b)) drop_empty_idat(b);
+  if (is_png_magic(b)) check_png_chunks(b, path);
   const int len = static_cast<int>(b.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(b.data(), len, &w, &h, &comp)) {

@@ -756,6 +756,33 @@ TEST_CASE("images: a JPEG whose Huffman table is not a prefix code is refused be
   CHECK_THROWS_WITH_AS(read_image(dir / "padded_dht.jpg"), doctest::Contains("bad Huffman table"), Error);
 }
 
+TEST_CASE("images: a chunk or attribute that declares more bytes than the file holds is refused") {
+  // Found by fuzz_png and fuzz_exr: stb_image allocated an IDAT chunk's declared length (2 GB)
+  // and OpenEXR a string attribute's, before finding the bytes missing.
+  TempDir dir("steady_declared");
+  std::vector<float> v(3 * 4 * 4, 0.5f);
+  const Tensor img = Tensor::from_vector(v, {3, 4, 4});
+  write_png(dir / "a.png", img);
+  std::string png = bytes_of(dir / "a.png");
+  const size_t idat = png.find("IDAT");
+  REQUIRE(idat != std::string::npos);
+  png.replace(idat - 4, 4, std::string("\x7f\xff\xff\xf0", 4));
+  write_bytes(dir / "long_idat.png", png);
+  CHECK_THROWS_WITH_AS(read_image(dir / "long_idat.png"), doctest::Contains("a chunk runs past the end"), Error);
+
+  write_exr(dir / "a.exr", img);
+  std::string exr = bytes_of(dir / "a.exr");
+  const std::string attr = std::string("lineOrder\0lineOrder\0", 20);
+  const size_t at = exr.find(attr);
+  REQUIRE(at != std::string::npos);
+  exr.replace(at + attr.size(), 4, std::string("\xf0\xff\xff\x7f", 4));
+  write_bytes(dir / "long_attr.exr", exr);
+  CHECK_THROWS_WITH_AS(read_image(dir / "long_attr.exr"),
+                       doctest::Contains("attribute 'lineOrder' declares 2147483632 bytes"), Error);
+  CHECK_THROWS_WITH_AS(exr_part_count(dir / "long_attr.exr"), doctest::Contains("corrupt header"), Error);
+  CHECK_NOTHROW(read_image(dir / "a.exr"));
+}
+
 TEST_CASE("images: a PNG with an empty IDAT chunk first decodes as without it") {
   // stb_image copied it into a buffer it had not allocated yet (found by fuzz_png under UBSan).
   TempDir dir("steady_idat");
