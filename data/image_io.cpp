@@ -180,6 +180,9 @@ void check_png_chunks(std::vector<unsigned char>& b, const std::string& path) {
     const size_t length = (size_t{b[i]} << 24) | (size_t{b[i + 1]} << 16) | (size_t{b[i + 2]} << 8) | b[i + 3];
     if (length > b.size() - i - 12)
       fail("cannot read image '", path, "': truncated or corrupt PNG (a chunk runs past the end)");
+    if (std::equal(b.begin() + static_cast<std::ptrdiff_t>(i + 4),
+                   b.begin() + static_cast<std::ptrdiff_t>(i + 8), "IEND"))
+      return;  // bytes some writers append after it are not chunks
     if (length == 0 && std::equal(b.begin() + static_cast<std::ptrdiff_t>(i + 4),
                                   b.begin() + static_cast<std::ptrdiff_t>(i + 8), "IDAT")) {
       b.erase(b.begin() + static_cast<std::ptrdiff_t>(i), b.begin() + static_cast<std::ptrdiff_t>(i + 12));
@@ -372,8 +375,13 @@ void check_exr_headers(const std::string& path) {
       unsigned char sz[4];
       if (!in.read(reinterpret_cast<char*>(sz), 4)) bad("it ends inside the header");
       const int64_t size = int32_t(uint32_t(sz[0]) | uint32_t(sz[1]) << 8 | uint32_t(sz[2]) << 16 | uint32_t(sz[3]) << 24);
-      if (size < 0 || size > file_size - static_cast<int64_t>(in.tellg()))
-        bad(("attribute '" + name + "' declares " + std::to_string(size) + " bytes, more than the file holds").c_str());
+      if (size < 0 || size > file_size - static_cast<int64_t>(in.tellg())) {
+        std::string shown = name.substr(0, 40);  // untrusted: printable, short
+        for (char& ch : shown)
+          if (ch < 32 || ch > 126) ch = '?';
+        bad(("attribute '" + shown + "' declares " + std::to_string(size) +
+             " bytes, more than the file holds").c_str());
+      }
       in.seekg(size, std::ios::cur);
       read_name(name);
       if (name.empty()) break;  // end of this part's header
