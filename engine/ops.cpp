@@ -121,6 +121,31 @@ Var slice_channels(const Var& x, int64_t begin, int64_t end) {
   });
 }
 
+Var batch_norm_frozen(const Var& x, const Var& gamma, const Var& beta, const BatchNormState& state) {
+  Backend& b = be(x);
+  Tensor y = b.batch_norm_eval(x.value(), gamma.value(), beta.value(), state.running_mean,
+                               state.running_var, state.eps);
+  return Var::make(y, "batch_norm_frozen", {x, gamma, beta}, [state](Node& self) {
+    Backend& bk = backend_of(self.grad);
+    const Tensor& g = in(self, 1).value;
+    // y = gamma (x - mean) invstd + beta, mean and invstd constants:
+    //   gx = gamma invstd gy (the same map without the shift), and from batch_norm_backward
+    //   with the running statistics as the saved ones, g_gamma = sum(gy xhat), g_beta = sum(gy)
+    //   (its gx, with the batch-statistics terms, is not this one).
+    Tensor zeros = Tensor::zeros(g.shape(), g.device(), g.dtype());
+    accumulate_grad(in(self, 0), bk.batch_norm_eval(self.grad, g, zeros, zeros, state.running_var,
+                                                    state.eps));
+    BatchNormSaved saved;
+    saved.mean = state.running_mean;
+    saved.invstd = bk.unary(UnaryOp::Exp, bk.scale_shift(bk.unary(UnaryOp::Log,
+                                bk.scale_shift(state.running_var, 1.0, state.eps), 0.f), -0.5, 0.0), 0.f);
+    Tensor gg, gb;
+    bk.batch_norm_backward(in(self, 0).value, g, saved, self.grad, gg, gb);
+    accumulate_grad(in(self, 1), gg);
+    accumulate_grad(in(self, 2), gb);
+  });
+}
+
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, BatchNormState& state,
                bool training) {
   if (!training) {

@@ -26,6 +26,10 @@ Var slice_channels(const Var& x, int64_t begin, int64_t end);
 // Samples [begin, end) of a contiguous batch x [N,...]: a view, no copy either way.
 Var slice_batch(const Var& x, int64_t begin, int64_t end);
 // training: batch statistics, updates state's running statistics; else running statistics.
+// Batch norm with frozen statistics: the running mean and variance normalize (as in eval mode)
+// and stay as they are, while gamma, beta and x get their gradients of that fixed affine map:
+// fine-tuning's alternative to batch statistics (train_* --bn frozen).
+Var batch_norm_frozen(const Var& x, const Var& gamma, const Var& beta, const BatchNormState& state);
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, BatchNormState& state,
                bool training);
 

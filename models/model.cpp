@@ -48,6 +48,8 @@ Var Model::apply(const Conv& c, const Var& x) {
 
 Var Model::apply(const BatchNorm& bn, const Var& x, bool training) {
   BatchNormState state{store_.buffer(bn.mean), store_.buffer(bn.var)};
+  if (training && bn_mode_ == BatchNormMode::Frozen)
+    return batch_norm_frozen(x, store_.param(bn.gamma), store_.param(bn.beta), state);
   return batch_norm(x, store_.param(bn.gamma), store_.param(bn.beta), state, training);
 }
 

@@ -10,11 +10,19 @@
 
 namespace steady {
 
+// How batch norm normalizes in a training forward pass: with the statistics of the batch (the
+// 2B siamese batch under a regularizer), updating the running ones, or with the running
+// statistics, frozen (gamma and beta still train). Inference always uses the running ones.
+enum class BatchNormMode { Batch, Frozen };
+
 class Model {
  public:
   virtual ~Model() = default;
-  // x: the network input batch [N,C,H,W]; training selects batch-norm's batch statistics.
+  // x: the network input batch [N,C,H,W]; training: a training pass (batch norm as
+  // batch_norm_mode() says) rather than inference.
   virtual Var forward(const Var& x, bool training) = 0;
+  void set_batch_norm_mode(BatchNormMode mode) { bn_mode_ = mode; }
+  BatchNormMode batch_norm_mode() const { return bn_mode_; }
   virtual std::string task() const = 0;  // "hdr" or "color"
   virtual int in_channels() const = 0;
   virtual int out_channels() const = 0;
@@ -51,6 +59,7 @@ class Model {
   ParamStore store_;
 
  private:
+  BatchNormMode bn_mode_ = BatchNormMode::Batch;
   struct Row {
     std::string name, kind;
     Shape shape;

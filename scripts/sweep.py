@@ -87,7 +87,7 @@ def make_config(a):
                data=os.path.abspath(a.data) if a.data else "",
                test=[os.path.abspath(t) for t in a.test] if a.test else [],
                base=os.path.abspath(a.base) if a.base else "",
-               transf_scale=a.transf_scale, **preset)
+               transf_scale=a.transf_scale, bn=a.bn, **preset)
     for s in cfg["settings"]:
         if s not in SETTINGS:
             sys.exit(f"sweep: unknown setting '{s}' (expected {', '.join(SETTINGS)})")
@@ -194,7 +194,8 @@ def step_point(out, cfg, setting, alpha, seed):
         return
     d.mkdir(parents=True, exist_ok=True)
     reg = ["--reg", setting] + (["--alpha", f"{alpha:g}"] if setting != "none" else []) + \
-          ["--transf-scale", f"{cfg['transf_scale']:g}", "--init", base_checkpoint(out, cfg, seed)]
+          ["--transf-scale", f"{cfg['transf_scale']:g}", "--bn", cfg.get("bn", "batch"),
+           "--init", base_checkpoint(out, cfg, seed)]
     run_dir = d / "run"
     train(cfg, run_dir, d / "train.log", reg, cfg["tune_epochs"], cfg["tune_lr"], seed,
           train_data(out, cfg))
@@ -360,6 +361,8 @@ def main():
                        help="regularization strengths (the paper's Fig. 4/5 values and 0.95)")
         p.add_argument("--seeds", default="1,2,3")
         p.add_argument("--transf-scale", type=float, default=1.0)
+        p.add_argument("--bn", choices=["batch", "frozen"], default="batch",
+                       help="batch norm during fine-tuning (train_* --bn)")
         p.add_argument("--bin", default="build", help="folder of the built tools")
         p.add_argument("--device", default="auto")
         p.add_argument("--data", help="training images (default for hdr: generated in OUT/data)")

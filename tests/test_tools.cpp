@@ -171,6 +171,28 @@ TEST_CASE("tools: the training step between log points never synchronizes with t
   }
 }
 
+TEST_CASE("tools: --bn frozen fine-tunes with the running statistics and leaves them as they were") {
+  const std::string data = (workdir() / "data/train").string();
+  fs::path base = workdir() / "bn_base", tuned = workdir() / "bn_frozen";
+  REQUIRE(run(kTrain + data + " --epochs 1 --out " + base.string()).code == 0);
+  Run r = run(kTrain + data + " --epochs 1 --reg trans-inv --bn frozen --init " +
+              (base / "last.safetensors").string() + " --out " + tuned.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  auto buffers = [](const fs::path& ckpt) {
+    HdrAutoencoder m;
+    Rng rng(0);
+    m.finalize(Device::CPU, rng);
+    load_checkpoint(ckpt.string(), m.params(), nullptr);
+    return m.params().buffer_values.to_host();
+  };
+  CHECK(buffers(base / "last.safetensors") == buffers(tuned / "last.safetensors"));
+  CHECK(weights(base / "last.safetensors") != weights(tuned / "last.safetensors"));
+  Run bad = run(kTrain + data + " --epochs 1 --bn eval --out " + (workdir() / "bn_bad").string());
+  CHECK(bad.code == 1);
+  CHECK(bad.output.find("--bn must be batch or frozen") != std::string::npos);
+}
+
 TEST_CASE("tools: --summary prints the layer table and the parameter count") {
   Run r = run("./train_hdr --summary");
   REQUIRE(r.code == 0);

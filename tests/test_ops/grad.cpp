@@ -183,6 +183,23 @@ TEST_CASE("grad: batch_norm") {
   }, in, 800);
 }
 
+TEST_CASE("grad: batch_norm_frozen (running statistics, left as they are)") {
+  Rng rng(18);
+  Shape shape{3, 4, 5, 6};
+  std::vector<Tensor> in{random_f64(shape, rng, -2, 3), random_f64({4}, rng, 0.5, 1.5),
+                         random_f64({4}, rng)};
+  const Tensor mean = random_f64({4}, rng, -1, 1), var = random_f64({4}, rng, 0.2, 2);
+  BatchNormState state{mean.clone(), var.clone()};
+  check_gradients([&](const std::vector<Var>& v) { return batch_norm_frozen(v[0], v[1], v[2], state); },
+                  in, 1800);
+  CHECK(state.running_mean.to_host() == mean.to_host());
+  CHECK(state.running_var.to_host() == var.to_host());
+  // The forward is eval mode's.
+  NoGradGuard no_grad;
+  CHECK(batch_norm_frozen(Var(in[0]), Var(in[1]), Var(in[2]), state).value().to_host() ==
+        batch_norm(Var(in[0]), Var(in[1]), Var(in[2]), state, false).value().to_host());
+}
+
 TEST_CASE("grad: add, sub, mul") {
   Rng rng(9);
   Shape s{2, 3, 4, 5};

@@ -177,6 +177,8 @@ void add_training_options(Cli& cli) {
   cli.option("reg", "none", "regularizer: none|augment|stability-noise|stability|trans-inv|jacobian");
   cli.option("alpha", "0.95", "weight of the regularizer: L = (1-alpha) L_rec + alpha L_reg");
   cli.option("transf-scale", "1", "scale of the random transforms (Table 1 ranges times this)");
+  cli.option("bn", "batch", "batch norm while training: batch (the batch's statistics, the 2B "
+             "siamese batch under a regularizer) or frozen (the running statistics, fixed)");
   cli.option("init", "", "start from this checkpoint's weights (fine-tuning, Sec. 3.5)");
   cli.flag("resume", "continue the run in --out from its last.safetensors");
   cli.flag("overwrite", "start a new run in an --out that already holds one");
@@ -225,6 +227,9 @@ int run_training(TrainTask& task, const Cli& cli) {
   STEADY_CHECK(std::isfinite(cli.get_double("lr")) && cli.get_double("lr") > 0 && cli.get_double("lr") <= 10,
                "--lr must be in (0, 10], got ", cli.get("lr"));
   Device device = parse_device(cli.get("device"));
+  STEADY_CHECK(cli.get("bn") == "batch" || cli.get("bn") == "frozen",
+               "--bn must be batch or frozen, got '", cli.get("bn"), "'");
+  model->set_batch_norm_mode(cli.get("bn") == "frozen" ? BatchNormMode::Frozen : BatchNormMode::Batch);
 
   // gen_procedural's output folder holds its training images in train/.
   std::string data = cli.positional()[0];
@@ -263,7 +268,7 @@ int run_training(TrainTask& task, const Cli& cli) {
                            {"alpha", reg.alpha}, {"transf_scale", reg.transform_scale},
                            {"epochs", epochs}, {"batch", batch}, {"lr", adam_args.lr},
                            {"size", size}, {"seed", seed}, {"data", data},
-                           {"init", cli.get("init")}};
+                           {"init", cli.get("init")}, {"bn", cli.get("bn")}};
   // One training per run folder (a lock held while we run), and never silently over an earlier
   // run. Under the lock, temporary files of saves that were killed mid-write are ours to remove.
   fs::create_directories(out);
@@ -295,6 +300,7 @@ int run_training(TrainTask& task, const Cli& cli) {
     for (const auto& [key, value] : config.items()) {
       if (key == "init") continue;
       const auto it = saved.find(key);
+      if (key == "bn" && it == saved.end() && value == "batch") continue;  // runs from before --bn
       if (it == saved.end() || *it != value)
         differ += (differ.empty() ? "" : ", ") + key + " " + brief_json(value, 40) + " (saved " +
                   (it == saved.end() ? std::string("nothing") : brief_json(*it, 40)) + ")";
