@@ -15,6 +15,7 @@
 // as on the CPU, so results match the CPU bit for bit.
 // CPU twin: kernels/resample.cpp. Tested by tests/gpu_ops (against the CPU on random inputs and
 // several shapes, up and down, ties in max-pool windows, outputs poisoned, guard bytes).
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cuda/checks.h"
@@ -27,9 +28,22 @@ namespace {
 
 constexpr int kThreads = 256;
 
-#define GRID_STRIDE_LOOP(i, n)                                                    \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+// The per-pixel kernels run on a 2-D grid: y over the N*C planes, x over the pixels of one
+// plane. A plane has fewer than 2^31 pixels (plane_grid checks), so splitting the in-plane index
+// into row and column is one 32-bit division, not two 64-bit ones per element.
+#define PLANE_LOOP(p, r, planes, plane)                                                  \
+  for (int64_t p = blockIdx.y; p < (planes); p += gridDim.y)                             \
+    for (int64_t r##_ = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;     \
+         r##_ < (plane); r##_ += static_cast<int64_t>(gridDim.x) * blockDim.x)           \
+      if (const int r = static_cast<int>(r##_); true)
+
+dim3 plane_grid(const char* op, int64_t planes, int64_t plane) {
+  STEADY_CHECK(plane < (int64_t(1) << 31), op, ": a plane of ", plane, " pixels is too large");
+  const int64_t bx = std::min<int64_t>((plane + kThreads - 1) / kThreads, int64_t(1) << 20);
+  const int64_t by = std::min<int64_t>(planes, 65535);
+  return dim3(static_cast<unsigned>(std::max<int64_t>(bx, 1)),
+              static_cast<unsigned>(std::max<int64_t>(by, 1)));
+}
 
 void check_nchw(const char* op, const Tensor& t, const char* what) {
   cuda::check_cuda_f32(op, t, what);
@@ -56,67 +70,62 @@ __device__ int64_t window_argmax(const float* plane, int64_t w, int64_t y0, int6
   return best;
 }
 
-__global__ void max_pool_kernel(const float* x, float* y, int64_t planes, int64_t h, int64_t w,
-                                int64_t ho, int64_t wo, int k, int s) {
-  GRID_STRIDE_LOOP(idx, planes * ho * wo) {
-    const int64_t p = idx / (ho * wo), r = idx % (ho * wo);
-    const int64_t oy = r / wo, ox = r % wo;
+__global__ void max_pool_kernel(const float* x, float* y, int64_t planes, int h, int w, int ho,
+                                int wo, int k, int s) {
+  PLANE_LOOP(p, r, planes, ho * wo) {
+    const int oy = r / wo, ox = r - oy * wo;
     const float* plane = x + p * h * w;
-    y[idx] = plane[window_argmax(plane, w, oy * s, ox * s, k)];
+    y[p * ho * wo + r] = plane[window_argmax(plane, w, oy * s, ox * s, k)];
   }
 }
 
 // The windows [lo, hi] (inclusive) along one axis whose span [o*s, o*s + k) contains i.
-__device__ void windows_containing(int64_t i, int k, int s, int64_t count, int64_t* lo,
-                                   int64_t* hi) {
-  const int64_t first = i - k + 1;  // smallest window start that still reaches i
+__device__ void windows_containing(int i, int k, int s, int count, int* lo, int* hi) {
+  const int first = i - k + 1;  // smallest window start that still reaches i
   *lo = first <= 0 ? 0 : (first + s - 1) / s;
-  const int64_t last = i / s;
+  const int last = i / s;
   *hi = last < count - 1 ? last : count - 1;
 }
 
 __global__ void max_pool_backward_kernel(const float* x, const float* gy, float* gx,
-                                         int64_t planes, int64_t h, int64_t w, int64_t ho,
-                                         int64_t wo, int k, int s) {
-  GRID_STRIDE_LOOP(idx, planes * h * w) {
-    const int64_t p = idx / (h * w), r = idx % (h * w);
-    const int64_t iy = r / w, ix = r % w;
+                                         int64_t planes, int h, int w, int ho, int wo, int k,
+                                         int s) {
+  PLANE_LOOP(p, r, planes, h * w) {
+    const int iy = r / w, ix = r - iy * w;
     const float* plane = x + p * h * w;
     const float* g = gy + p * ho * wo;
-    int64_t oy_lo, oy_hi, ox_lo, ox_hi;
+    int oy_lo, oy_hi, ox_lo, ox_hi;
     windows_containing(iy, k, s, ho, &oy_lo, &oy_hi);
     windows_containing(ix, k, s, wo, &ox_lo, &ox_hi);
     float acc = 0.f;
-    for (int64_t oy = oy_lo; oy <= oy_hi; ++oy)
-      for (int64_t ox = ox_lo; ox <= ox_hi; ++ox)
+    for (int oy = oy_lo; oy <= oy_hi; ++oy)
+      for (int ox = ox_lo; ox <= ox_hi; ++ox)
         if (window_argmax(plane, w, oy * s, ox * s, k) == r) acc += g[oy * wo + ox];
-    gx[idx] = acc;
+    gx[p * h * w + r] = acc;
   }
 }
 
 // ---- nearest upsampling
 
-__global__ void upsample_nearest_kernel(const float* x, float* y, int64_t planes, int64_t h,
-                                        int64_t w, int factor) {
-  const int64_t ho = h * factor, wo = w * factor;
-  GRID_STRIDE_LOOP(idx, planes * ho * wo) {
-    const int64_t p = idx / (ho * wo), r = idx % (ho * wo);
-    const int64_t oy = r / wo, ox = r % wo;
-    y[idx] = x[p * h * w + (oy / factor) * w + ox / factor];
+__global__ void upsample_nearest_kernel(const float* x, float* y, int64_t planes, int h, int w,
+                                        int factor) {
+  const int ho = h * factor, wo = w * factor;
+  PLANE_LOOP(p, r, planes, ho * wo) {
+    const int oy = r / wo, ox = r - oy * wo;
+    y[p * ho * wo + r] = x[p * h * w + (oy / factor) * w + ox / factor];
   }
 }
 
 __global__ void upsample_nearest_backward_kernel(const float* gy, float* gx, int64_t planes,
-                                                 int64_t h, int64_t w, int factor) {
-  const int64_t ho = h * factor, wo = w * factor;
-  GRID_STRIDE_LOOP(idx, planes * h * w) {
-    const int64_t p = idx / (h * w), r = idx % (h * w);
-    const int64_t iy = r / w, ix = r % w;
+                                                 int h, int w, int factor) {
+  const int ho = h * factor, wo = w * factor;
+  PLANE_LOOP(p, r, planes, h * w) {
+    const int iy = r / w, ix = r - iy * w;
     const float* g = gy + p * ho * wo;
     float acc = 0.f;
     for (int dy = 0; dy < factor; ++dy)
       for (int dx = 0; dx < factor; ++dx) acc += g[(iy * factor + dy) * wo + ix * factor + dx];
-    gx[idx] = acc;
+    gx[p * h * w + r] = acc;
   }
 }
 
@@ -152,26 +161,23 @@ __device__ void outputs_reaching(int64_t i, int64_t in, int64_t out, int64_t* lo
   *hi = h > out - 1 ? out - 1 : h;
 }
 
-__global__ void resize_bilinear_kernel(const float* x, float* y, int64_t planes, int64_t h,
-                                       int64_t w, int64_t out_h, int64_t out_w) {
-  GRID_STRIDE_LOOP(idx, planes * out_h * out_w) {
-    const int64_t p = idx / (out_h * out_w), r = idx % (out_h * out_w);
-    const int64_t oy = r / out_w, ox = r % out_w;
+__global__ void resize_bilinear_kernel(const float* x, float* y, int64_t planes, int h, int w,
+                                       int out_h, int out_w) {
+  PLANE_LOOP(p, r, planes, out_h * out_w) {
+    const int oy = r / out_w, ox = r - oy * out_w;
     const Taps ty = bilinear_taps(h, out_h, oy), tx = bilinear_taps(w, out_w, ox);
-    const float* r0 = x + p * h * w + ty.i0 * w;
+    const float* r0 = x + p * h * w + ty.i0 * w;  // p is 64-bit: the products are too
     const float* r1 = x + p * h * w + ty.i1 * w;
     const float top = __fadd_rn(__fmul_rn(tx.w0, r0[tx.i0]), __fmul_rn(tx.w1, r0[tx.i1]));
     const float bottom = __fadd_rn(__fmul_rn(tx.w0, r1[tx.i0]), __fmul_rn(tx.w1, r1[tx.i1]));
-    y[idx] = __fadd_rn(__fmul_rn(ty.w0, top), __fmul_rn(ty.w1, bottom));
+    y[p * out_h * out_w + r] = __fadd_rn(__fmul_rn(ty.w0, top), __fmul_rn(ty.w1, bottom));
   }
 }
 
 __global__ void resize_bilinear_backward_kernel(const float* gy, float* gx, int64_t planes,
-                                                int64_t in_h, int64_t in_w, int64_t out_h,
-                                                int64_t out_w) {
-  GRID_STRIDE_LOOP(idx, planes * in_h * in_w) {
-    const int64_t p = idx / (in_h * in_w), r = idx % (in_h * in_w);
-    const int64_t iy = r / in_w, ix = r % in_w;
+                                                int in_h, int in_w, int out_h, int out_w) {
+  PLANE_LOOP(p, r, planes, in_h * in_w) {
+    const int iy = r / in_w, ix = r - iy * in_w;
     const float* g = gy + p * out_h * out_w;
     int64_t oy_lo, oy_hi, ox_lo, ox_hi;
     outputs_reaching(iy, in_h, out_h, &oy_lo, &oy_hi);
@@ -194,7 +200,7 @@ __global__ void resize_bilinear_backward_kernel(const float* gy, float* gx, int6
         if (ty.i1 == iy && tx.i1 == ix) add(ty.w1, tx.w1);
       }
     }
-    gx[idx] = acc;
+    gx[p * in_h * in_w + r] = acc;
   }
 }
 
@@ -210,8 +216,8 @@ Tensor CudaBackend::max_pool2d(const Tensor& x, int k, int s) {
   Tensor y = Tensor::empty({n, c, ho, wo}, Device::CUDA);
   const int64_t total = y.numel();
   if (total == 0) return y;
-  max_pool_kernel<<<cuda::grid_for(total, kThreads), kThreads, 0, cuda::stream()>>>(
-      x.data<float>(), y.data<float>(), n * c, h, w, ho, wo, k, s);
+  max_pool_kernel<<<plane_grid("max_pool2d", n * c, ho * wo), kThreads, 0, cuda::stream()>>>(
+      x.data<float>(), y.data<float>(), n * c, int(h), int(w), int(ho), int(wo), k, s);
   CUDA_CHECK_LAUNCH("max_pool_kernel");
   return y;
 }
@@ -228,8 +234,9 @@ Tensor CudaBackend::max_pool2d_backward(const Tensor& x, const Tensor& gy, int k
   Tensor gx = Tensor::empty(x.shape(), Device::CUDA);
   const int64_t total = gx.numel();
   if (total == 0) return gx;
-  max_pool_backward_kernel<<<cuda::grid_for(total, kThreads), kThreads, 0, cuda::stream()>>>(
-      x.data<float>(), gy.data<float>(), gx.data<float>(), n * c, h, w, ho, wo, k, s);
+  max_pool_backward_kernel<<<plane_grid("max_pool2d_backward", n * c, h * w), kThreads, 0,
+                             cuda::stream()>>>(x.data<float>(), gy.data<float>(), gx.data<float>(),
+                                               n * c, int(h), int(w), int(ho), int(wo), k, s);
   CUDA_CHECK_LAUNCH("max_pool_backward_kernel");
   return gx;
 }
@@ -241,8 +248,9 @@ Tensor CudaBackend::upsample_nearest2d(const Tensor& x, int factor) {
   Tensor y = Tensor::empty({n, c, h * factor, w * factor}, Device::CUDA);
   const int64_t total = y.numel();
   if (total == 0) return y;
-  upsample_nearest_kernel<<<cuda::grid_for(total, kThreads), kThreads, 0, cuda::stream()>>>(
-      x.data<float>(), y.data<float>(), n * c, h, w, factor);
+  upsample_nearest_kernel<<<plane_grid("upsample_nearest2d", n * c, h * factor * w * factor),
+                            kThreads, 0, cuda::stream()>>>(x.data<float>(), y.data<float>(), n * c,
+                                                           int(h), int(w), factor);
   CUDA_CHECK_LAUNCH("upsample_nearest_kernel");
   return y;
 }
@@ -257,9 +265,10 @@ Tensor CudaBackend::upsample_nearest2d_backward(const Tensor& gy, int factor) {
   Tensor gx = Tensor::empty({n, c, h, w}, Device::CUDA);
   const int64_t total = gx.numel();
   if (total == 0) return gx;
-  upsample_nearest_backward_kernel<<<cuda::grid_for(total, kThreads), kThreads, 0,
-                                     cuda::stream()>>>(gy.data<float>(), gx.data<float>(), n * c,
-                                                       h, w, factor);
+  plane_grid("upsample_nearest2d_backward", n * c, ho * wo);  // the gy plane is the larger
+  upsample_nearest_backward_kernel<<<plane_grid("upsample_nearest2d_backward", n * c, h * w),
+                                     kThreads, 0, cuda::stream()>>>(
+      gy.data<float>(), gx.data<float>(), n * c, int(h), int(w), factor);
   CUDA_CHECK_LAUNCH("upsample_nearest_backward_kernel");
   return gx;
 }
@@ -273,8 +282,10 @@ Tensor CudaBackend::resize_bilinear(const Tensor& x, int out_h, int out_w) {
   Tensor y = Tensor::empty({n, c, out_h, out_w}, Device::CUDA);
   const int64_t total = y.numel();
   if (total == 0) return y;
-  resize_bilinear_kernel<<<cuda::grid_for(total, kThreads), kThreads, 0, cuda::stream()>>>(
-      x.data<float>(), y.data<float>(), n * c, h, w, out_h, out_w);
+  plane_grid("resize_bilinear", n * c, h * w);  // the input plane too
+  resize_bilinear_kernel<<<plane_grid("resize_bilinear", n * c, int64_t(out_h) * out_w), kThreads,
+                           0, cuda::stream()>>>(x.data<float>(), y.data<float>(), n * c, int(h),
+                                                int(w), out_h, out_w);
   CUDA_CHECK_LAUNCH("resize_bilinear_kernel");
   return y;
 }
@@ -288,9 +299,11 @@ Tensor CudaBackend::resize_bilinear_backward(const Tensor& gy, int in_h, int in_
   Tensor gx = Tensor::empty({n, c, in_h, in_w}, Device::CUDA);
   const int64_t total = gx.numel();
   if (total == 0) return gx;
-  resize_bilinear_backward_kernel<<<cuda::grid_for(total, kThreads), kThreads, 0,
-                                    cuda::stream()>>>(gy.data<float>(), gx.data<float>(), n * c,
-                                                      in_h, in_w, out_h, out_w);
+  plane_grid("resize_bilinear_backward", n * c, out_h * out_w);  // the gy plane too
+  resize_bilinear_backward_kernel<<<plane_grid("resize_bilinear_backward", n * c,
+                                               int64_t(in_h) * in_w),
+                                    kThreads, 0, cuda::stream()>>>(
+      gy.data<float>(), gx.data<float>(), n * c, in_h, in_w, int(out_h), int(out_w));
   CUDA_CHECK_LAUNCH("resize_bilinear_backward_kernel");
   return gx;
 }
