@@ -7,9 +7,10 @@
 //  - eval: the same affine map with the running statistics (one thread per element).
 //  - backward: grad_beta = sum(gy), grad_gamma = sum(gy xhat), grad_x = gamma invstd (gy -
 //    grad_beta/M - xhat grad_gamma/M).
-// Train and backward run one block per channel; the block reduces its channel with a fixed tree
-// in double (engine/cuda/reduce.cuh), so results are deterministic, and then writes the
-// channel's outputs itself, so no second launch or scratch buffer is needed.
+// Train and backward run on a channels x splits grid sized to fill the chip (engine/cuda/
+// reduce.cuh): each block reduces its split with a fixed tree in double, a finishing pass adds a
+// channel's partials in split order (deterministic, no atomics), and the outputs are written
+// split by split.
 // CPU twin: kernels/batch_norm.cpp (same formulas in double). Tested by tests/gpu_ops (against
 // the CPU on random inputs and several shapes, running statistics and the [C] outputs checked
 // through views with guard values around them, outputs poisoned).
@@ -24,7 +25,7 @@ namespace steady {
 
 namespace {
 
-constexpr int kThreads = 512;  // per channel block
+constexpr int kThreads = 256;  // per block of a channel's split
 constexpr int kEvalThreads = 256;
 
 struct ChannelLayout {
@@ -46,49 +47,74 @@ void check_per_channel(const char* op, const Tensor& t, const char* what, const 
                " must be [", x.size(1), "], for x ", x.str());
 }
 
-// Block c: statistics of channel c, its running-statistic update, and its outputs.
-__global__ void batch_norm_train_kernel(const float* x, const float* gamma, const float* beta,
-                                        float* running_mean, float* running_var,
-                                        float* saved_mean, float* saved_invstd, float* y,
-                                        int64_t n, int64_t channels, int64_t plane,
-                                        double momentum, double eps) {
+// Training runs on a channels x splits grid (engine/cuda/reduce.cuh): partial sums per split,
+// finished per channel in split order, then the outputs, split by split.
+
+// Block (c, s): the sum of x over split s of channel c; with mean != null, of (x - mean[c])^2.
+__global__ void channel_partial_kernel(const float* x, const double* mean, double* partial,
+                                       int64_t n, int64_t channels, int64_t plane, int64_t chunk) {
   __shared__ double shared[kThreads];
-  const int64_t c = blockIdx.x;
-  const double count = static_cast<double>(n * plane);
-  double s = 0.0;
+  const cuda::SplitRange r = cuda::split_range(plane, chunk);
+  const double m = mean ? mean[r.c] : 0.0;
+  double acc = 0.0;
   for (int64_t b = 0; b < n; ++b) {
-    const float* p = x + (b * channels + c) * plane;
-    for (int64_t i = threadIdx.x; i < plane; i += kThreads) s += static_cast<double>(p[i]);
+    const float* p = x + (b * channels + r.c) * plane;
+    for (int64_t i = r.begin + threadIdx.x; i < r.end; i += kThreads) {
+      const double v = static_cast<double>(p[i]) - m;
+      acc += mean ? v * v : v;
+    }
   }
-  const double mean = cuda::block_sum<kThreads>(s, shared) / count;
+  const double total = cuda::block_sum<kThreads>(acc, shared);
+  if (threadIdx.x == 0) partial[r.c * gridDim.y + blockIdx.y] = total;
+}
+
+// Thread c: the mean of channel c from its partial sums.
+__global__ void channel_mean_kernel(const double* partial, double* mean, int64_t channels,
+                                    int64_t splits, double count) {
+  const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= channels) return;
+  double total = 0.0;
+  for (int64_t s = 0; s < splits; ++s) total += partial[c * splits + s];
+  mean[c] = total / count;
+}
+
+// Thread c: variance, the running statistics, saved mean and invstd, and the affine map
+// y = centered * scale + shift into affine[2c], affine[2c+1].
+__global__ void batch_norm_stats_kernel(const double* partial, const double* mean,
+                                        const float* gamma, const float* beta,
+                                        float* running_mean, float* running_var,
+                                        float* saved_mean, float* saved_invstd, double* affine,
+                                        int64_t channels, int64_t splits, double count,
+                                        double momentum, double eps) {
+  const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= channels) return;
   double sq = 0.0;
-  for (int64_t b = 0; b < n; ++b) {
-    const float* p = x + (b * channels + c) * plane;
-    for (int64_t i = threadIdx.x; i < plane; i += kThreads) {
-      const double d = static_cast<double>(p[i]) - mean;
-      sq += d * d;
-    }
-  }
-  const double var = cuda::block_sum<kThreads>(sq, shared) / count;
+  for (int64_t s = 0; s < splits; ++s) sq += partial[c * splits + s];
+  const double var = sq / count;
   const double invstd = 1.0 / sqrt(var + eps);
-  const double scale = invstd * static_cast<double>(gamma[c]);
-  const double shift = static_cast<double>(beta[c]);
+  affine[2 * c] = invstd * static_cast<double>(gamma[c]);
+  affine[2 * c + 1] = static_cast<double>(beta[c]);
+  const double unbiased = var * count / (count - 1.0);
+  running_mean[c] = static_cast<float>((1.0 - momentum) * static_cast<double>(running_mean[c]) +
+                                       momentum * mean[c]);
+  running_var[c] = static_cast<float>((1.0 - momentum) * static_cast<double>(running_var[c]) +
+                                      momentum * unbiased);
+  saved_mean[c] = static_cast<float>(mean[c]);
+  saved_invstd[c] = static_cast<float>(invstd);
+}
+
+// Block (c, s): the outputs of split s of channel c.
+__global__ void batch_norm_apply_kernel(const float* x, const double* mean, const double* affine,
+                                        float* y, int64_t n, int64_t channels, int64_t plane,
+                                        int64_t chunk) {
+  const cuda::SplitRange r = cuda::split_range(plane, chunk);
+  const double m = mean[r.c], scale = affine[2 * r.c], shift = affine[2 * r.c + 1];
   for (int64_t b = 0; b < n; ++b) {
-    const float* p = x + (b * channels + c) * plane;
-    float* o = y + (b * channels + c) * plane;
-    for (int64_t i = threadIdx.x; i < plane; i += kThreads) {
-      const double centered = static_cast<double>(p[i]) - mean;
-      o[i] = static_cast<float>(__dadd_rn(__dmul_rn(centered, scale), shift));
+    const int64_t base = (b * channels + r.c) * plane;
+    for (int64_t i = r.begin + threadIdx.x; i < r.end; i += kThreads) {
+      const double centered = static_cast<double>(x[base + i]) - m;
+      y[base + i] = static_cast<float>(__dadd_rn(__dmul_rn(centered, scale), shift));
     }
-  }
-  if (threadIdx.x == 0) {
-    const double unbiased = var * count / (count - 1.0);
-    running_mean[c] = static_cast<float>((1.0 - momentum) * static_cast<double>(running_mean[c]) +
-                                         momentum * mean);
-    running_var[c] = static_cast<float>((1.0 - momentum) * static_cast<double>(running_var[c]) +
-                                        momentum * unbiased);
-    saved_mean[c] = static_cast<float>(mean);
-    saved_invstd[c] = static_cast<float>(invstd);
   }
 }
 
@@ -108,21 +134,20 @@ __global__ void batch_norm_eval_kernel(const float* x, const float* gamma, const
   }
 }
 
-// Block c: the two sums of channel c, its grad_gamma/grad_beta, and its grad_x.
-__global__ void batch_norm_backward_kernel(const float* x, const float* gamma,
-                                           const float* saved_mean, const float* saved_invstd,
-                                           const float* gy, float* grad_gamma, float* grad_beta,
-                                           float* gx, int64_t n, int64_t channels,
-                                           int64_t plane) {
+// Backward on the same grid. Block (c, s): the sums of gy and gy * xhat over split s of
+// channel c, into partial[2 (c S + s)] and partial[2 (c S + s) + 1].
+__global__ void batch_norm_backward_partial_kernel(const float* x, const float* saved_mean,
+                                                   const float* saved_invstd, const float* gy,
+                                                   double* partial, int64_t n, int64_t channels,
+                                                   int64_t plane, int64_t chunk) {
   __shared__ double shared[kThreads];
-  const int64_t c = blockIdx.x;
-  const double count = static_cast<double>(n * plane);
-  const double mean = static_cast<double>(saved_mean[c]);
-  const double invstd = static_cast<double>(saved_invstd[c]);
+  const cuda::SplitRange r = cuda::split_range(plane, chunk);
+  const double mean = static_cast<double>(saved_mean[r.c]);
+  const double invstd = static_cast<double>(saved_invstd[r.c]);
   double s_gy = 0.0, s_gy_xhat = 0.0;
   for (int64_t b = 0; b < n; ++b) {
-    const int64_t base = (b * channels + c) * plane;
-    for (int64_t i = threadIdx.x; i < plane; i += kThreads) {
+    const int64_t base = (b * channels + r.c) * plane;
+    for (int64_t i = r.begin + threadIdx.x; i < r.end; i += kThreads) {
       const double d = static_cast<double>(gy[base + i]);
       s_gy += d;
       s_gy_xhat += d * (static_cast<double>(x[base + i]) - mean) * invstd;
@@ -131,20 +156,56 @@ __global__ void batch_norm_backward_kernel(const float* x, const float* gamma,
   const double sum_gy = cuda::block_sum<kThreads>(s_gy, shared);
   const double sum_gy_xhat = cuda::block_sum<kThreads>(s_gy_xhat, shared);
   if (threadIdx.x == 0) {
-    grad_beta[c] = static_cast<float>(sum_gy);
-    grad_gamma[c] = static_cast<float>(sum_gy_xhat);
+    const int64_t k = 2 * (r.c * gridDim.y + blockIdx.y);
+    partial[k] = sum_gy;
+    partial[k + 1] = sum_gy_xhat;
   }
-  const double k = static_cast<double>(gamma[c]) * invstd;
-  const double mean_gy = sum_gy / count;
-  const double mean_gy_xhat = sum_gy_xhat / count;
+}
+
+// Thread c: grad_beta, grad_gamma, and the two means grad_x needs, into means[2c], means[2c+1].
+__global__ void batch_norm_backward_finish_kernel(const double* partial, float* grad_gamma,
+                                                  float* grad_beta, double* means,
+                                                  int64_t channels, int64_t splits, double count) {
+  const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= channels) return;
+  double sum_gy = 0.0, sum_gy_xhat = 0.0;
+  for (int64_t s = 0; s < splits; ++s) {
+    sum_gy += partial[2 * (c * splits + s)];
+    sum_gy_xhat += partial[2 * (c * splits + s) + 1];
+  }
+  grad_beta[c] = static_cast<float>(sum_gy);
+  grad_gamma[c] = static_cast<float>(sum_gy_xhat);
+  means[2 * c] = sum_gy / count;
+  means[2 * c + 1] = sum_gy_xhat / count;
+}
+
+// Block (c, s): grad_x of split s of channel c.
+__global__ void batch_norm_backward_apply_kernel(const float* x, const float* gamma,
+                                                 const float* saved_mean,
+                                                 const float* saved_invstd, const float* gy,
+                                                 const double* means, float* gx, int64_t n,
+                                                 int64_t channels, int64_t plane, int64_t chunk) {
+  const cuda::SplitRange r = cuda::split_range(plane, chunk);
+  const double mean = static_cast<double>(saved_mean[r.c]);
+  const double invstd = static_cast<double>(saved_invstd[r.c]);
+  const double k = static_cast<double>(gamma[r.c]) * invstd;
+  const double mean_gy = means[2 * r.c], mean_gy_xhat = means[2 * r.c + 1];
   for (int64_t b = 0; b < n; ++b) {
-    const int64_t base = (b * channels + c) * plane;
-    for (int64_t i = threadIdx.x; i < plane; i += kThreads) {
+    const int64_t base = (b * channels + r.c) * plane;
+    for (int64_t i = r.begin + threadIdx.x; i < r.end; i += kThreads) {
       const double xhat = (static_cast<double>(x[base + i]) - mean) * invstd;
       gx[base + i] = static_cast<float>(
           k * (static_cast<double>(gy[base + i]) - mean_gy - xhat * mean_gy_xhat));
     }
   }
+}
+
+dim3 split_grid(int64_t channels, const cuda::ChannelSplit& cs) {
+  return dim3(static_cast<unsigned>(channels), static_cast<unsigned>(cs.splits));
+}
+
+cuda::ChannelSplit split_for(const ChannelLayout& l) {
+  return cuda::channel_split(l.c, l.plane, kThreads, cuda::device_properties().multiProcessorCount);
 }
 
 }  // namespace
@@ -165,12 +226,31 @@ Tensor CudaBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const
   saved.mean = Tensor::empty({l.c}, Device::CUDA);
   saved.invstd = Tensor::empty({l.c}, Device::CUDA);
   if (l.c == 0) return y;
-  batch_norm_train_kernel<<<static_cast<unsigned int>(l.c), kThreads, 0, cuda::stream()>>>(
-      x.data<float>(), gamma.data<float>(), beta.data<float>(), running_mean.data<float>(),
-      running_var.data<float>(), saved.mean.data<float>(), saved.invstd.data<float>(),
-      y.data<float>(), l.n, l.c, l.plane, static_cast<double>(momentum),
-      static_cast<double>(eps));
-  CUDA_CHECK_LAUNCH("batch_norm_train_kernel");
+  const cuda::ChannelSplit cs = split_for(l);
+  const double count = static_cast<double>(l.count());
+  Tensor partial = Tensor::empty({l.c * cs.splits}, Device::CUDA, DType::F64);
+  Tensor mean = Tensor::empty({l.c}, Device::CUDA, DType::F64);
+  Tensor affine = Tensor::empty({2 * l.c}, Device::CUDA, DType::F64);
+  const unsigned finish_blocks = cuda::grid_for(l.c, kThreads);
+  channel_partial_kernel<<<split_grid(l.c, cs), kThreads, 0, cuda::stream()>>>(
+      x.data<float>(), nullptr, partial.data<double>(), l.n, l.c, l.plane, cs.chunk);
+  CUDA_CHECK_LAUNCH("channel_partial_kernel (sum)");
+  channel_mean_kernel<<<finish_blocks, kThreads, 0, cuda::stream()>>>(
+      partial.data<double>(), mean.data<double>(), l.c, cs.splits, count);
+  CUDA_CHECK_LAUNCH("channel_mean_kernel");
+  channel_partial_kernel<<<split_grid(l.c, cs), kThreads, 0, cuda::stream()>>>(
+      x.data<float>(), mean.data<double>(), partial.data<double>(), l.n, l.c, l.plane, cs.chunk);
+  CUDA_CHECK_LAUNCH("channel_partial_kernel (squares)");
+  batch_norm_stats_kernel<<<finish_blocks, kThreads, 0, cuda::stream()>>>(
+      partial.data<double>(), mean.data<double>(), gamma.data<float>(), beta.data<float>(),
+      running_mean.data<float>(), running_var.data<float>(), saved.mean.data<float>(),
+      saved.invstd.data<float>(), affine.data<double>(), l.c, cs.splits, count,
+      static_cast<double>(momentum), static_cast<double>(eps));
+  CUDA_CHECK_LAUNCH("batch_norm_stats_kernel");
+  batch_norm_apply_kernel<<<split_grid(l.c, cs), kThreads, 0, cuda::stream()>>>(
+      x.data<float>(), mean.data<double>(), affine.data<double>(), y.data<float>(), l.n, l.c,
+      l.plane, cs.chunk);
+  CUDA_CHECK_LAUNCH("batch_norm_apply_kernel");
   return y;
 }
 
@@ -211,11 +291,22 @@ Tensor CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma,
   STEADY_CHECK(l.c <= 0x7fffffff, op, ": too many channels in ", x.str());
   Tensor gx = Tensor::empty(x.shape(), Device::CUDA);
   if (l.c == 0) return gx;
-  batch_norm_backward_kernel<<<static_cast<unsigned int>(l.c), kThreads, 0, cuda::stream()>>>(
+  const cuda::ChannelSplit cs = split_for(l);
+  Tensor partial = Tensor::empty({2 * l.c * cs.splits}, Device::CUDA, DType::F64);
+  Tensor means = Tensor::empty({2 * l.c}, Device::CUDA, DType::F64);
+  batch_norm_backward_partial_kernel<<<split_grid(l.c, cs), kThreads, 0, cuda::stream()>>>(
+      x.data<float>(), saved.mean.data<float>(), saved.invstd.data<float>(), gy.data<float>(),
+      partial.data<double>(), l.n, l.c, l.plane, cs.chunk);
+  CUDA_CHECK_LAUNCH("batch_norm_backward_partial_kernel");
+  batch_norm_backward_finish_kernel<<<cuda::grid_for(l.c, kThreads), kThreads, 0,
+                                      cuda::stream()>>>(
+      partial.data<double>(), grad_gamma.data<float>(), grad_beta.data<float>(),
+      means.data<double>(), l.c, cs.splits, static_cast<double>(l.count()));
+  CUDA_CHECK_LAUNCH("batch_norm_backward_finish_kernel");
+  batch_norm_backward_apply_kernel<<<split_grid(l.c, cs), kThreads, 0, cuda::stream()>>>(
       x.data<float>(), gamma.data<float>(), saved.mean.data<float>(), saved.invstd.data<float>(),
-      gy.data<float>(), grad_gamma.data<float>(), grad_beta.data<float>(), gx.data<float>(), l.n,
-      l.c, l.plane);
-  CUDA_CHECK_LAUNCH("batch_norm_backward_kernel");
+      gy.data<float>(), means.data<double>(), gx.data<float>(), l.n, l.c, l.plane, cs.chunk);
+  CUDA_CHECK_LAUNCH("batch_norm_backward_apply_kernel");
   return gx;
 }
 

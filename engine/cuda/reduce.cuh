@@ -1,5 +1,7 @@
 // Block-wide sum in double with a fixed tree: the result depends only on the values and the
 // block size, never on scheduling, so reductions built from it are deterministic (no atomics).
+// And the 2-D (channels x splits) layout of the per-channel reductions (batch norm, bias
+// gradient).
 #pragma once
 
 namespace steady {
@@ -20,6 +22,43 @@ __device__ double block_sum(double v, double* shared) {
   const double total = shared[0];
   __syncthreads();  // shared may be reused right after
   return total;
+}
+
+// Per-channel reductions over x [n, channels, plane] on a 2-D grid that fills the chip: block
+// (c, s) = (blockIdx.x, blockIdx.y) covers split s of channel c, the plane positions
+// [s*chunk, (s+1)*chunk) of every sample, and writes one partial per split; a finishing pass
+// adds channel c's partials in split order. The split count depends only on the shape and the
+// device, so results are deterministic (no atomics).
+struct ChannelSplit {
+  int64_t splits = 1, chunk = 0;
+};
+
+// About four blocks per multiprocessor in all, each split at least `threads` positions wide.
+inline ChannelSplit channel_split(int64_t channels, int64_t plane, int threads, int sm_count) {
+  ChannelSplit cs;
+  const int64_t target = 4 * static_cast<int64_t>(sm_count > 0 ? sm_count : 1);
+  const int64_t by_chip = (target + channels - 1) / (channels > 0 ? channels : 1);
+  const int64_t by_plane = (plane + threads - 1) / threads;
+  cs.splits = by_chip < by_plane ? by_chip : by_plane;
+  if (cs.splits > 65535) cs.splits = 65535;
+  if (cs.splits < 1) cs.splits = 1;
+  cs.chunk = (plane + cs.splits - 1) / cs.splits;
+  if (cs.chunk < 1) cs.chunk = 1;
+  cs.splits = (plane + cs.chunk - 1) / cs.chunk;
+  if (cs.splits < 1) cs.splits = 1;
+  return cs;
+}
+
+// The element offsets [begin, end) of this block's split within sample b's plane of channel c.
+struct SplitRange {
+  int64_t c, begin, end;
+};
+__device__ inline SplitRange split_range(int64_t plane, int64_t chunk) {
+  SplitRange r;
+  r.c = blockIdx.x;
+  r.begin = static_cast<int64_t>(blockIdx.y) * chunk;
+  r.end = r.begin + chunk < plane ? r.begin + chunk : plane;
+  return r;
 }
 
 }  // namespace cuda
