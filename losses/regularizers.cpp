@@ -82,9 +82,49 @@ Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) 
   return fused_reg_loss(RegKind::Stability, prediction, Var(target), target, Tensor(), mask);
 }
 
+void draw_step(const RegConfig& config, const Shape& x_shape, Device device, DType dtype, Rng& rng,
+               StepDraws& into) {
+  const int64_t B = x_shape[0], H = x_shape[2], W = x_shape[3];
+  auto store = [&](Tensor& dst, const Tensor& host) {
+    if (dst.defined() && dst.shape() == host.shape() && dst.dtype() == host.dtype() &&
+        dst.device() == device) {
+      dst.copy_from(host);
+    } else {
+      dst = host.to(device);
+    }
+  };
+  switch (config.mode) {
+    case RegMode::None:
+      return;
+    case RegMode::StabilityNoise: {
+      // x + N(0, sigma^2), sigma ~ U(0.01, 0.04) per image.
+      std::vector<double> noise(static_cast<size_t>(shape_numel(x_shape)));
+      const int64_t per = shape_numel(x_shape) / B;
+      for (int64_t i = 0; i < B; ++i) {
+        const double sigma = rng.uniform(0.01, 0.04);
+        for (int64_t k = 0; k < per; ++k) noise[i * per + k] = sigma * rng.normal();
+      }
+      store(into.noise, Tensor::from_vector(noise, x_shape, Device::CPU, dtype));
+      return;
+    }
+    default:
+      // The matrix in x's dtype, so a float64 run (gradient checks) stays float64 throughout.
+      store(into.matrices, random_transform_matrices(B, H, W, config.transform_scale, rng,
+                                                     Device::CPU, dtype));
+  }
+}
+
 RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Tensor& y,
                                  const Tensor& mask, const Network& net,
                                  const ReconstructionLoss& rec, Rng& rng) {
+  StepDraws draws;
+  draw_step(config, x.shape(), x.device(), x.value().dtype(), rng, draws);
+  return regularized_loss(config, x, y, mask, net, rec, draws);
+}
+
+RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Tensor& y,
+                                 const Tensor& mask, const Network& net,
+                                 const ReconstructionLoss& rec, const StepDraws& draws) {
   RegularizedLoss out;
   if (config.mode == RegMode::None) {
     out.total = rec(net(x));
@@ -98,19 +138,14 @@ RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Te
   Tensor partner, matrix, reg_mask = mask;
   RegKind kind = RegKind::Stability;
   if (config.mode == RegMode::StabilityNoise) {
-    // x + N(0, sigma^2), sigma ~ U(0.01, 0.04) per image, drawn on the host for determinism.
-    std::vector<double> noise(xv.numel());
-    int64_t per = xv.numel() / B;
-    for (int64_t i = 0; i < B; ++i) {
-      double sigma = rng.uniform(0.01, 0.04);
-      for (int64_t k = 0; k < per; ++k) noise[i * per + k] = sigma * rng.normal();
-    }
-    partner = be.binary(BinaryOp::Add, xv,
-                        Tensor::from_vector(noise, xv.shape(), xv.device(), xv.dtype()));
+    STEADY_CHECK(draws.noise.defined() && draws.noise.shape() == xv.shape(),
+                 "regularized_loss: stability-noise needs noise of x's shape ", xv.str());
+    partner = be.binary(BinaryOp::Add, xv, draws.noise);
   } else {
-    // The matrix in x's dtype, so a float64 run (gradient checks) stays float64 throughout.
-    matrix = random_transform_matrices(B, H, W, config.transform_scale, rng, xv.device(),
-                                       xv.dtype());
+    STEADY_CHECK(draws.matrices.defined() && draws.matrices.shape() == Shape({B, 6}),
+                 "regularized_loss: ", reg_mode_name(config.mode), " needs [", B,
+                 ", 6] transform matrices");
+    matrix = draws.matrices;
     partner = be.warp_affine_forward(xv, matrix);
     Tensor valid = be.warp_valid_mask(matrix, B, H, W);
     switch (config.mode) {

@@ -39,8 +39,27 @@ using ReconstructionLoss = std::function<Var(const Var& prediction)>;
 // host synchronization. The gradient flows to prediction only.
 Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask);
 
-// x [B,C,H,W] the input batch, y the target [B,Cout,H,W], mask [B,1,H,W] or undefined.
-// Transforms and noise are drawn from rng.
+// What one regularized step draws at random, made on the host and held in device tensors the
+// step only reads: one transform per sample, or the stability-noise baseline's noise. Kept apart
+// from the step so that a step captured into a CUDA graph replays with fresh draws copied into
+// the same tensors before each launch (tools/lib/trainer.cpp).
+struct StepDraws {
+  Tensor matrices;  // [B,6] for the transform modes, else undefined
+  Tensor noise;     // [B,C,H,W] for stability-noise, else undefined
+};
+
+// Draws for a batch of x_shape from rng (transforms: Table 1's ranges times transform_scale;
+// noise: sigma ~ U(0.01, 0.04) per image) into `into`: written into its tensors when they are
+// there (an asynchronous upload on CUDA), allocated on device in dtype otherwise.
+void draw_step(const RegConfig& config, const Shape& x_shape, Device device, DType dtype, Rng& rng,
+               StepDraws& into);
+
+// x [B,C,H,W] the input batch, y the target [B,Cout,H,W], mask [B,1,H,W] or undefined; the
+// step's random draws from draw_step.
+RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Tensor& y,
+                                 const Tensor& mask, const Network& net,
+                                 const ReconstructionLoss& rec, const StepDraws& draws);
+// The same, drawing from rng first.
 RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Tensor& y,
                                  const Tensor& mask, const Network& net,
                                  const ReconstructionLoss& rec, Rng& rng);

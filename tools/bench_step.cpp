@@ -1,5 +1,6 @@
 // bench_step: images per second for one whole training step (the forward pass of 2B images,
-// the losses, the backward pass and Adam) of each model with each regularizer, and peak memory.
+// the losses, the backward pass and Adam) of each model with each regularizer, and peak memory;
+// on CUDA also the same step replayed from a CUDA graph (graph_ms_per_step).
 //   ./bench_step [--device auto|cpu|cuda] [--batch 8] [--size 128] [--steps 5] [--json]
 // Data is random (the step's cost does not depend on it). Peak memory is the CUDA caching
 // allocator's peak on the GPU, the process's peak resident set on the CPU.
@@ -7,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,7 @@
 #include "tools/lib/cli.h"
 #ifdef STEADY_HAVE_CUDA
 #include "engine/cuda/allocator.h"
+#include "engine/cuda/graph.h"
 #endif
 
 using namespace steady;
@@ -84,23 +87,49 @@ int bench_main(int argc, char** argv) {
         Tensor y = Tensor::from_vector(yv, {B, cout, S, S}, device);
         auto net = [&](const Var& in) { return model->forward(in, true); };
         auto rec = [&](const Var& pred) { return mse(pred, Var(y)); };
+        // Each timed step draws its transforms (or noise) on the host and uploads them, as the
+        // trainer does, then runs the step: directly, or replayed from a CUDA graph.
+        StepDraws draws;
         auto step = [&] {
           model->params().zero_grad();
-          RegularizedLoss loss = regularized_loss(reg, Var(x), y, Tensor(), net, rec, rng);
+          RegularizedLoss loss = regularized_loss(reg, Var(x), y, Tensor(), net, rec, draws);
           backward(loss.total);
           adam.step(model->params());
         };
-        step();
-        backend(device).synchronize();
-        auto t0 = std::chrono::steady_clock::now();
-        for (int i = 0; i < steps; ++i) step();
-        backend(device).synchronize();
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+        auto time_steps = [&](const std::function<void()>& run, int warmup) {
+          for (int i = 0; i < warmup; ++i) {
+            draw_step(reg, x.shape(), device, DType::F32, rng, draws);
+            run();
+          }
+          backend(device).synchronize();
+          auto t0 = std::chrono::steady_clock::now();
+          for (int i = 0; i < steps; ++i) {
+            draw_step(reg, x.shape(), device, DType::F32, rng, draws);
+            run();
+          }
+          backend(device).synchronize();
+          return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+        };
+        const double ms = time_steps(step, 1);
         double ips = B / (ms * 1e-3), mib = peak_memory_mib(device);
-        report.add({{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S},
-                    {"ms_per_step", ms}, {"images_per_s", ips}, {"peak_mib", mib}});
-        if (!cli.has("json"))
-          std::printf("%-6s %-16s %10.1f %12.1f %14.1f\n", task.c_str(), reg_name.c_str(), ms, ips, mib);
+        nlohmann::json row = {{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S},
+                              {"ms_per_step", ms}, {"images_per_s", ips}, {"peak_mib", mib}};
+        double graph_ms = 0;
+#ifdef STEADY_HAVE_CUDA
+        if (device == Device::CUDA && cuda::graphs_enabled_by_env()) {
+          cuda::StepGraph graph;
+          graph_ms = time_steps([&] { graph.run(step); }, 2);  // warm-up, then the capture
+          STEADY_CHECK(graph.captured(), "the step was not captured into a CUDA graph");
+          row["graph_ms_per_step"] = graph_ms;
+          row["graph_images_per_s"] = B / (graph_ms * 1e-3);
+        }
+#endif
+        report.add(row);
+        if (!cli.has("json")) {
+          std::printf("%-6s %-16s %10.1f %12.1f %14.1f", task.c_str(), reg_name.c_str(), ms, ips, mib);
+          if (graph_ms > 0) std::printf("   graph %8.1f ms/step", graph_ms);
+          std::printf("\n");
+        }
       } catch (const std::exception& e) {  // recorded; the other configurations still run
         std::fprintf(stderr, "bench_step: %s %s: %s\n", task.c_str(), reg_name.c_str(), e.what());
         report.add({{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S}, {"error", e.what()}});

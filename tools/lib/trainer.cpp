@@ -22,6 +22,9 @@
 #include "engine/checkpoint.h"
 #include "losses/regularizers.h"
 #include "tools/lib/batch_loader.h"
+#ifdef STEADY_HAVE_CUDA
+#include "engine/cuda/graph.h"
+#endif
 
 namespace steady {
 
@@ -370,19 +373,46 @@ int run_training(TrainTask& task, const Cli& cli) {
   const Shape x_shape{batch, task.input_channels(), size, size};
   const Shape y_shape{batch, task.target_channels(), size, size};
   const Shape mask_shape{batch, 1, size, size};
+  // The step's inputs live in tensors allocated once: each step's batch is copied in and its
+  // random draws written into them, so that on CUDA the step, captured into a graph after a
+  // warm-up step, replays on fresh data (engine/cuda/graph.h; STEADY_CUDA_GRAPH=0 turns it off).
+  const Tensor x = Tensor::empty(x_shape, device), y = Tensor::empty(y_shape, device);
+  const Tensor mask = task.has_mask() ? Tensor::empty(mask_shape, device) : Tensor();
+  auto upload = [&](const Tensor& dst, const std::vector<float>& src) {
+    backend(device).copy(const_cast<Tensor&>(dst).raw(), device, src.data(), Device::CPU,
+                         src.size() * sizeof(float));  // asynchronous from pinned staging on CUDA
+  };
+  StepDraws draws;
+  RegularizedLoss loss;
+  auto train_step = [&] {
+    model->params().zero_grad();
+    auto rec = [&](const Var& pred) { return task.reconstruction_loss(pred, y, mask); };
+    loss = regularized_loss(reg, Var(x), y, mask, net, rec, draws);
+    backward(loss.total);
+    adam.step(model->params());
+  };
+#ifdef STEADY_HAVE_CUDA
+  std::unique_ptr<cuda::StepGraph> graph;
+  if (device == Device::CUDA) graph = std::make_unique<cuda::StepGraph>();
+#endif
   while (step < total_steps) {
     const int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
     const HostBatch& host = loader.get(step);
-    // One upload per tensor (asynchronous from pinned staging on CUDA).
-    const Tensor x = Tensor::from_vector(host.x, x_shape, device);
-    const Tensor y = Tensor::from_vector(host.y, y_shape, device);
-    const Tensor mask = task.has_mask() ? Tensor::from_vector(host.mask, mask_shape, device) : Tensor();
+    upload(x, host.x);
+    upload(y, host.y);
+    if (mask.defined()) upload(mask, host.mask);
     Rng rng = step_rng(seed, step);
-    model->params().zero_grad();
-    auto rec = [&](const Var& pred) { return task.reconstruction_loss(pred, y, mask); };
-    RegularizedLoss loss = regularized_loss(reg, Var(x), y, mask, net, rec, rng);
-    backward(loss.total);
-    adam.step(model->params());
+    draw_step(reg, x_shape, device, DType::F32, rng, draws);
+#ifdef STEADY_HAVE_CUDA
+    if (graph) {
+      graph->run(train_step);
+      if (graph->captured()) adam.set_steps(step + 1);  // replays advance it on the device only
+    } else {
+      train_step();
+    }
+#else
+    train_step();
+#endif
     sums.add(loss);
     ++step;
 
