@@ -39,19 +39,26 @@ def compare_ops(ours, peer):
 def compare_steps(ours, peer):
     theirs = {(r["model"], r["reg"]): r for r in peer["results"] if "error" not in r}
     name = peer.get("peer", "torch")
-    print(f"| model | reg | batch x size | Steady ms/step | {name} ms/step | ratio (torch/steady) "
-          f"| Steady peak MiB | {name} peak MiB |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+    graph = any("graph_ms_per_step" in r for r in ours["results"])
+    extra = " Steady graph ms/step | ratio (torch/graph) |" if graph else ""
+    print(f"| model | reg | batch x size | Steady ms/step | {name} ms/step | ratio (torch/steady) |"
+          f"{extra} Steady peak MiB | {name} peak MiB |")
+    print("|---|---|---|---:|---:|---:|" + ("---:|---:|" if graph else "") + "---:|---:|")
     for r in ours["results"]:
         if "error" in r:
-            print(f"| {r['model']} | {r['reg']} | failed: {r['error']} |" + " |" * 5)
+            print(f"| {r['model']} | {r['reg']} | failed: {r['error']} |" + " |" * (5 + 2 * graph))
             continue
         t = theirs.get((r["model"], r["reg"]))
         tms = f"{t['ms_per_step']:.1f}" if t else "-"
         ratio = f"{t['ms_per_step'] / r['ms_per_step']:.2f}" if t else "-"
+        cells = ""
+        if graph:
+            g = r.get("graph_ms_per_step")
+            cells = (f" {g:.1f} |" if g else " - |") + \
+                    (f" {t['ms_per_step'] / g:.2f} |" if g and t else " - |")
         tmib = f"{t['peak_mib']:.0f}" if t else "-"
         print(f"| {r['model']} | {r['reg']} | {r['batch']} x {r['size']} | {r['ms_per_step']:.1f} "
-              f"| {tms} | {ratio} | {r['peak_mib']:.0f} | {tmib} |")
+              f"| {tms} | {ratio} |{cells} {r['peak_mib']:.0f} | {tmib} |")
 
 
 def main():
