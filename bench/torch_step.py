@@ -219,7 +219,7 @@ def sync(dev):
         torch.cuda.synchronize(dev)
 
 
-def bench_one(task, reg, dev, B, S, steps, fmt):
+def bench_one(task, reg, dev, B, S, steps, fmt, compile_model=False):
     torch.manual_seed(1)
     rng = random.Random(1)
     model = make_model(task).to(dev, memory_format=fmt)
@@ -230,6 +230,8 @@ def bench_one(task, reg, dev, B, S, steps, fmt):
         f"{EXPECTED_COUNT[task]} ({EXPECTED_TRAINABLE[task]})"
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     cin, cout = model.in_channels, model.out_channels
+    if compile_model:  # the network under torch.compile (the losses and Adam stay eager)
+        model = torch.compile(model)
     x = torch.rand(B, cin, S, S, device=dev).contiguous(memory_format=fmt)
     y = (torch.rand(B, cout, S, S, device=dev) * 2 - 1).contiguous(memory_format=fmt)
 
@@ -254,6 +256,8 @@ def bench_one(task, reg, dev, B, S, steps, fmt):
         opt.step()
 
     step()
+    if compile_model:
+        step()  # compilation may take more than one call (the siamese batch is 2B)
     sync(dev)
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -287,7 +291,11 @@ def main():
                     help="model and batches in channels_last (NHWC) memory format")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--out", help="also write the JSON here, rewritten after every configuration")
+    ap.add_argument("--compile", action="store_true",
+                    help="the network under torch.compile (torch >= 2); peer name 'torch compile'")
     args = ap.parse_args()
+    if args.compile and not hasattr(torch, "compile"):
+        sys.exit(f"torch_step: --compile needs torch >= 2 (this is {torch.__version__})")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device == "auto":
@@ -314,14 +322,16 @@ def main():
     if not args.json:
         print(f"{'model':<6} {'reg':<16} {'ms/step':>10} {'images/s':>12} {'peak MiB':>14}", flush=True)
     def document():
-        return {"device": args.device, "peer": f"torch {torch.__version__}",
+        return {"device": args.device,
+                "peer": f"torch {torch.__version__}" + (" compile" if args.compile else ""),
                 "threads": torch.get_num_threads(), "channels_last": args.channels_last,
                 "parameters": {t: c[1] for t, c in counts.items()}, "results": results}
 
     for task in models:
         for reg in regs:
             try:
-                r, counts[task] = bench_one(task, reg, dev, args.batch, args.size, steps, fmt)
+                r, counts[task] = bench_one(task, reg, dev, args.batch, args.size, steps, fmt,
+                                            args.compile)
             except Exception as e:  # recorded; the other configurations still run
                 first_line = (str(e).splitlines() or [""])[0][:200]
                 r = {"model": task, "reg": reg, "error": f"{type(e).__name__}: {first_line}"}

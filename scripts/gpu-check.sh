@@ -17,9 +17,10 @@
 # a folder made by scripts/download-debs.sh, unpacked into BUILD_DIR/deps.
 #
 # Every phase has a time limit (seconds, overridable) and the whole fits in 9 minutes:
-#   build 210 (GPU_CHECK_BUILD_S), ldd check, ctest 120 (GPU_CHECK_TEST_S, CUDA_LAUNCH_BLOCKING=1
-#   so a fault names its kernel), bench_ops 45 and bench_step 45 (GPU_CHECK_BENCH_S, cuDNN's
-#   choices logged with STEADY_CUDNN_LOG=1), the PyTorch peers 60 each (GPU_CHECK_PEER_S).
+#   build 180 (GPU_CHECK_BUILD_S), ldd check, ctest 90 (GPU_CHECK_TEST_S, CUDA_LAUNCH_BLOCKING=1
+#   so a fault names its kernel), bench_ops and bench_step twice (batch 16 at 128x128, batch 4
+#   at 64x64 with graph replay) 30 each (GPU_CHECK_BENCH_S, cuDNN's choices logged with
+#   STEADY_CUDNN_LOG=1), four PyTorch peer runs 40 each (GPU_CHECK_PEER_S): 520 s at most.
 # The benchmarks write their JSON after every case: a case that fails or a phase that runs out of
 # time keeps every case measured before it. A failing phase never stops the later ones.
 #
@@ -30,8 +31,9 @@
 # add arguments to bench_ops and bench_step, GPU_CHECK_PEERS=0 leaves out the PyTorch peers.
 # Writes a small fixed set of files, easy to copy off a remote machine: summary.txt (the
 # environment, each phase's outcome and time, the benchmarks' error messages), build.log, ldd.txt,
-# ctest.log, bench_ops.json, bench_step.json, cudnn.log, torch_ops.json, torch_step.json and
-# bench_compare.md (both comparisons).
+# ctest.log, bench_ops.json, bench_step.json (batch 16, 128x128), bench_step_b4.json (batch 4,
+# 64x64), cudnn.log, torch_ops.json, torch_step.json, torch_step_compile.json, torch_step_b4.json
+# and bench_compare.md (every comparison).
 # Exit status: 0 when the build and every test passed, the GPU tests really ran and every
 # benchmark case ran.
 set -uo pipefail
@@ -175,7 +177,7 @@ STATUS=0
 if [ "${GPU_CHECK_SKIP_BUILD:-0}" = 1 ]; then
   say "build: skipped (GPU_CHECK_SKIP_BUILD=1), using $BUILD_DIR as it is"
 else
-  phase "${GPU_CHECK_BUILD_S:-210}" "$OUTDIR/build.log" bash -c '
+  phase "${GPU_CHECK_BUILD_S:-180}" "$OUTDIR/build.log" bash -c '
     cmake -S . -B "$0" -DSTEADY_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCUDNN_ROOT="$1" "${@:3}" &&
       cmake --build "$0" -j "$2"' "$BUILD_DIR" "$CUDNN_ROOT" "$JOBS" ${CMAKE_ARGS[@]+"${CMAKE_ARGS[@]}"}
   rc=$?
@@ -214,7 +216,7 @@ fi
 (
   cd "$BUILD_DIR" || exit 1
   export CUDA_LAUNCH_BLOCKING=1
-  phase "${GPU_CHECK_TEST_S:-120}" "$OUTDIR/ctest.log" \
+  phase "${GPU_CHECK_TEST_S:-90}" "$OUTDIR/ctest.log" \
     ctest --output-on-failure -j "$JOBS" ${CTEST_ARGS[@]+"${CTEST_ARGS[@]}"}
 )
 rc=$?
@@ -247,9 +249,17 @@ bench() {
 }
 : >"$OUTDIR/cudnn.log"
 # shellcheck disable=SC2086  # the extra arguments are words
-bench bench_ops "${GPU_CHECK_BENCH_S:-45}" --repeat 20 ${GPU_CHECK_OPS_ARGS:-}
+bench bench_ops "${GPU_CHECK_BENCH_S:-30}" --repeat 20 ${GPU_CHECK_OPS_ARGS:-}
+# The step targets: batch 16 at 128x128 (against eager and torch.compile), and graph replay at
+# batch 4, 64x64 (where launch overhead dominates).
 # shellcheck disable=SC2086
-bench bench_step "${GPU_CHECK_BENCH_S:-45}" --steps 20 --batch 16 --size 128 ${GPU_CHECK_STEP_ARGS:-}
+bench bench_step "${GPU_CHECK_BENCH_S:-30}" --steps 20 --batch 16 --size 128 ${GPU_CHECK_STEP_ARGS:-}
+if [ -z "${GPU_CHECK_STEP_ARGS:-}" ]; then
+  cp "$OUTDIR/bench_step.json" "$OUTDIR/bench_step_b16.json" 2>/dev/null
+  bench bench_step "${GPU_CHECK_BENCH_S:-30}" --steps 20 --batch 4 --size 64
+  mv "$OUTDIR/bench_step.json" "$OUTDIR/bench_step_b4.json" 2>/dev/null
+  mv "$OUTDIR/bench_step_b16.json" "$OUTDIR/bench_step.json" 2>/dev/null
+fi
 say "cuDNN algorithm choices: $(wc -l <"$OUTDIR/cudnn.log") (cudnn.log)"
 
 # peer NAME LIMIT_S SCRIPT ARGS...: a PyTorch peer into NAME.json, compared with ours.
@@ -275,8 +285,14 @@ if [ "${GPU_CHECK_PEERS:-1}" = 0 ]; then
 elif "$PYTHON" -c "import torch, sys; sys.exit(0 if sys.argv[1] == 'cpu' or torch.cuda.is_available() else 1)" "$DEVICE" >/dev/null 2>&1; then
   MODES=eager,channels_last,compile,graph
   [ "$DEVICE" = cpu ] && MODES=eager,channels_last
-  peer torch_ops "${GPU_CHECK_PEER_S:-60}" bench/torch_ops.py bench_ops --repeat 20 --modes "$MODES"
-  peer torch_step "${GPU_CHECK_PEER_S:-60}" bench/torch_step.py bench_step --steps 20 --batch 16 --size 128
+  peer torch_ops "${GPU_CHECK_PEER_S:-40}" bench/torch_ops.py bench_ops --repeat 20 --modes "$MODES"
+  peer torch_step "${GPU_CHECK_PEER_S:-40}" bench/torch_step.py bench_step --steps 20 --batch 16 --size 128
+  if [ "$DEVICE" = cuda ]; then
+    peer torch_step_compile "${GPU_CHECK_PEER_S:-40}" bench/torch_step.py bench_step --steps 20 \
+      --batch 16 --size 128 --compile
+    peer torch_step_b4 "${GPU_CHECK_PEER_S:-40}" bench/torch_step.py bench_step_b4 --steps 20 \
+      --batch 4 --size 64
+  fi
 else
   say "PyTorch peers: skipped (no torch with $DEVICE in $PYTHON)"
 fi
