@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <ImfChannelList.h>
 #include <ImfCompression.h>
@@ -337,11 +338,13 @@ Tensor read_exr_part(Imf::MultiPartInputFile& file, int part, const std::string&
   return t;
 }
 
-// OpenEXR 3.1 sizes an attribute's storage from the size its header declares before reading
-// it (a 2 KB file declaring a 2 GB string attribute costs 2 GB, found by fuzz_exr). Walk the
-// headers first: every attribute must fit in the file. Layout: magic, version, then per part
-// attributes (name\0 type\0 int32 size, value) ended by an empty name; a multi-part file ends
-// its list of headers with one more empty name.
+// OpenEXR 3.1 sizes storage from what a header declares before reading it (a 2 KB file that
+// declares a 2 GB string attribute costs 2 GB; found by fuzz_exr), and reads a value of a known
+// type by its type, not by the size the header gives it, so a lying size moves OpenEXR to bytes
+// a naive walk never looks at. Walk the headers as OpenEXR reads them, first: magic, version,
+// then per part attributes (name\0 type\0 int32 size, value) ended by an empty name; a multi-part
+// file ends its list of headers with one more empty name. Every length that sizes an allocation
+// (string, string vector entries, preview pixels, opaque values) must fit in the file.
 void check_exr_headers(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return;  // OpenEXR says why
@@ -351,17 +354,37 @@ void check_exr_headers(const std::string& path) {
   unsigned char head[8];
   if (!in.read(reinterpret_cast<char*>(head), 8)) return;
   const bool multipart = (head[5] & 0x10) != 0;  // version bit 12
-  const auto bad = [&](const char* why) { fail("cannot read EXR '", path, "': corrupt header (", why, ")"); };
+  const auto bad = [&](const std::string& why) {
+    fail("cannot read EXR '", path, "': corrupt header (", why, ")");
+  };
+  const auto left = [&] { return file_size - static_cast<int64_t>(in.tellg()); };
   auto read_name = [&](std::string& out) {
     out.clear();
     for (char ch; in.get(ch);) {
-      if (ch == '\0') return true;
+      if (ch == '\0') return;
       if (out.size() >= 255) bad("a name longer than 255 bytes");
       out += ch;
     }
     bad("it ends inside the header");
-    return false;
   };
+  auto read_i32 = [&] {
+    unsigned char v[4];
+    if (!in.read(reinterpret_cast<char*>(v), 4)) bad("it ends inside the header");
+    return static_cast<int64_t>(int32_t(uint32_t(v[0]) | uint32_t(v[1]) << 8 | uint32_t(v[2]) << 16 |
+                                        uint32_t(v[3]) << 24));
+  };
+  auto skip = [&](int64_t n, const std::string& what) {
+    if (n < 0 || n > left())
+      bad(what + " declares " + std::to_string(n) + " bytes, more than the file holds");
+    in.seekg(n, std::ios::cur);
+  };
+  // Values OpenEXR reads by their type's size, whatever size the header states.
+  static const std::map<std::string, int64_t> fixed = {
+      {"box2i", 16}, {"box2f", 16}, {"v2i", 8}, {"v2f", 8}, {"v2d", 16}, {"v3i", 12},
+      {"v3f", 12}, {"v3d", 24}, {"m33f", 36}, {"m33d", 72}, {"m44f", 64}, {"m44d", 128},
+      {"int", 4}, {"float", 4}, {"double", 8}, {"compression", 1}, {"lineOrder", 1},
+      {"envmap", 1}, {"deepImageState", 1}, {"chromaticities", 32}, {"keycode", 28},
+      {"timecode", 8}, {"rational", 8}, {"tiledesc", 9}};
   for (int part = 0;; ++part) {
     if (part > 100000) bad("too many parts");
     std::string name, type;
@@ -372,17 +395,35 @@ void check_exr_headers(const std::string& path) {
     }
     for (;;) {
       read_name(type);
-      unsigned char sz[4];
-      if (!in.read(reinterpret_cast<char*>(sz), 4)) bad("it ends inside the header");
-      const int64_t size = int32_t(uint32_t(sz[0]) | uint32_t(sz[1]) << 8 | uint32_t(sz[2]) << 16 | uint32_t(sz[3]) << 24);
-      if (size < 0 || size > file_size - static_cast<int64_t>(in.tellg())) {
-        std::string shown = name.substr(0, 40);  // untrusted: printable, short
-        for (char& ch : shown)
-          if (ch < 32 || ch > 126) ch = '?';
-        bad(("attribute '" + shown + "' declares " + std::to_string(size) +
-             " bytes, more than the file holds").c_str());
+      const int64_t size = read_i32();
+      std::string shown = name.substr(0, 40);  // untrusted: printable and short in messages
+      for (char& ch : shown)
+        if (ch < 32 || ch > 126) ch = '?';
+      const std::string what = "attribute '" + shown + "'";
+      if (size < 0) bad(what + " declares a negative size");
+      if (const auto f = fixed.find(type); f != fixed.end()) {
+        skip(f->second, what);
+      } else if (type == "chlist") {  // channels up to an empty name, 16 bytes after each name
+        for (std::string channel;;) {
+          read_name(channel);
+          if (channel.empty()) break;
+          skip(16, what);
+        }
+      } else if (type == "preview") {  // width, height, then width x height RGBA bytes
+        const int64_t w = static_cast<uint32_t>(read_i32()), h = static_cast<uint32_t>(read_i32());
+        if (w * h > left() / 4) bad(what + " declares a " + std::to_string(w) + "x" +
+                                    std::to_string(h) + " preview, more than the file holds");
+        skip(4 * w * h, what);
+      } else if (type == "stringvector") {  // (int32 length, bytes) entries within size
+        if (size > left()) skip(size, what);
+        for (int64_t read = 0; read < size;) {
+          const int64_t n = read_i32();
+          skip(n, what);
+          read += 4 + n;
+        }
+      } else {  // string, float vector, opaque: exactly size bytes
+        skip(size, what);
       }
-      in.seekg(size, std::ios::cur);
       read_name(name);
       if (name.empty()) break;  // end of this part's header
     }

@@ -37,7 +37,7 @@ for h in "${HARNESSES[@]}"; do
   log="$BUILD/$h.log"
   # A small quarantine: ASan otherwise keeps up to gigabytes of freed image buffers, and the
   # run ends in an out-of-memory report that is not ours.
-  ASAN_OPTIONS=quarantine_size_mb=32:malloc_limit_mb=1024 \
+  ASAN_OPTIONS=quarantine_size_mb=32 \
   "$BUILD/$h" "$corpus" "$seed" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$findings/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
   rc=$?
