@@ -411,7 +411,7 @@ void check_exr_headers(const std::string& path) {
         }
       } else if (type == "preview") {  // width, height, then width x height RGBA bytes
         const int64_t w = static_cast<uint32_t>(read_i32()), h = static_cast<uint32_t>(read_i32());
-        if (w * h > left() / 4) bad(what + " declares a " + std::to_string(w) + "x" +
+        if (w != 0 && h > left() / 4 / w) bad(what + " declares a " + std::to_string(w) + "x" +
                                     std::to_string(h) + " preview, more than the file holds");
         skip(4 * w * h, what);
       } else if (type == "stringvector") {  // (int32 length, bytes) entries within size

@@ -787,6 +787,11 @@ TEST_CASE("images: a chunk or attribute that declares more bytes than the file h
   lying.replace(at + order.size(), 4, std::string("\x05\x00\x00\x00", 4));
   lying.insert(at + order.size() + 4 + 1, comments);
   write_bytes(dir / "lying_size.exr", lying);
+  // A preview of 2^32-1 x 2^32-1 pixels: the size check itself must not overflow (fuzz_exr, UBSan).
+  const std::string preview = std::string("preview\0preview\0", 16) + std::string("\x08\0\0\0", 4) +
+                              std::string(8, '\xff');
+  write_bytes(dir / "huge_preview.exr", exr.substr(0, 8) + preview + exr.substr(8));
+  CHECK_THROWS_WITH_AS(read_image(dir / "huge_preview.exr"), doctest::Contains("preview, more than the file holds"), Error);
   CHECK_THROWS_WITH_AS(read_image(dir / "lying_size.exr"),
                        doctest::Contains("attribute 'comments' declares 2147483632 bytes"), Error);
   CHECK_NOTHROW(read_image(dir / "a.exr"));
