@@ -376,10 +376,10 @@ int run_training(TrainTask& task, const Cli& cli) {
   // The step's inputs live in tensors allocated once: each step's batch is copied in and its
   // random draws written into them, so that on CUDA the step, captured into a graph after a
   // warm-up step, replays on fresh data (engine/cuda/graph.h; STEADY_CUDA_GRAPH=0 turns it off).
-  const Tensor x = Tensor::empty(x_shape, device), y = Tensor::empty(y_shape, device);
-  const Tensor mask = task.has_mask() ? Tensor::empty(mask_shape, device) : Tensor();
-  auto upload = [&](const Tensor& dst, const std::vector<float>& src) {
-    backend(device).copy(const_cast<Tensor&>(dst).raw(), device, src.data(), Device::CPU,
+  Tensor x = Tensor::empty(x_shape, device), y = Tensor::empty(y_shape, device);
+  Tensor mask = task.has_mask() ? Tensor::empty(mask_shape, device) : Tensor();
+  auto upload = [&](Tensor& dst, const std::vector<float>& src) {
+    backend(device).copy(dst.raw(), device, src.data(), Device::CPU,
                          src.size() * sizeof(float));  // asynchronous from pinned staging on CUDA
   };
   StepDraws draws;
