@@ -195,7 +195,10 @@ class UploadStaging {
 void CudaBackend::copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   STEADY_ASSERT(dst_dev == Device::CUDA || src_dev == Device::CUDA);
   if (bytes == 0) return;
-  if (src_dev == Device::CPU && !cuda::stream_capturing()) {
+  // Large uploads (a whole image or video frame at load time) stay synchronous: a pinned slot
+  // would keep that much page-locked memory for the rest of the process.
+  constexpr size_t kMaxStagedBytes = size_t(64) << 20;
+  if (src_dev == Device::CPU && bytes <= kMaxStagedBytes && !cuda::stream_capturing()) {
     static UploadStaging staging;  // used from the one thread that drives the stream
     staging.upload(dst, src, bytes);
     return;
