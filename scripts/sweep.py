@@ -87,7 +87,8 @@ def make_config(a):
                data=os.path.abspath(a.data) if a.data else "",
                test=[os.path.abspath(t) for t in a.test] if a.test else [],
                base=os.path.abspath(a.base) if a.base else "",
-               transf_scale=a.transf_scale, bn=a.bn, **preset)
+               transf_scale=a.transf_scale, bn=a.bn, eval_args=shlex.split(a.eval_args or ""),
+               **preset)
     for s in cfg["settings"]:
         if s not in SETTINGS:
             sys.exit(f"sweep: unknown setting '{s}' (expected {', '.join(SETTINGS)})")
@@ -204,7 +205,8 @@ def step_point(out, cfg, setting, alpha, seed):
     if not evaluation.exists():
         log = d / "eval.log"
         cmd = [os.path.join(cfg["bin"], "eval_video")] + seqs + [
-            "--device", cfg["device"], "--json", "--model", str(run_dir / "last.safetensors")]
+            "--device", cfg["device"], "--json", "--model", str(run_dir / "last.safetensors")] + \
+            cfg.get("eval_args", [])
         with open(str(evaluation) + ".tmp", "w") as f, open(log, "w") as err:
             r = subprocess.run(cmd, stdout=f, stderr=err)
         if r.returncode != 0:
@@ -363,6 +365,8 @@ def main():
         p.add_argument("--transf-scale", type=float, default=1.0)
         p.add_argument("--bn", choices=["batch", "frozen"], default="batch",
                        help="batch norm during fine-tuning (train_* --bn)")
+        p.add_argument("--eval-args", help="more eval_video options, one string (for videos: "
+                       "'--max-side 128 --max-frames 48')")
         p.add_argument("--bin", default="build", help="folder of the built tools")
         p.add_argument("--device", default="auto")
         p.add_argument("--data", help="training images (default for hdr: generated in OUT/data)")
