@@ -50,6 +50,7 @@ struct Plan {
   dnnl::convolution_backward_data bwd_data;
   dnnl::convolution_backward_weights bwd_weights;
   memory::desc image_md, columns_md, weights_md, bias_md;  // ours: plain NCHW / OIHW / x
+  std::vector<float> zero_bias;  // the forward's bias when a caller has none
 };
 
 Plan make_plan(const ConvShape& g) {
@@ -64,6 +65,7 @@ Plan make_plan(const ConvShape& g) {
   p.columns_md = memory::desc(columns, f32, tag::nchw);
   p.weights_md = memory::desc(weights, f32, tag::oihw);
   p.bias_md = memory::desc({g.c_col}, f32, tag::x);
+  p.zero_bias.assign(static_cast<size_t>(g.c_col), 0.f);
   const memory::desc image_any(image, f32, tag::any), columns_any(columns, f32, tag::any),
       weights_any(weights, f32, tag::any);
   auto& engine = cpu_engine();
@@ -142,24 +144,11 @@ void run_into(const memory::desc& ours, void* data, const memory::desc& produced
   stream.wait();
 }
 
-}  // namespace
-
-bool supports(const ConvShape& g) {
-  return pad_right(g.h_im, g.h_col, g) >= 0 && pad_right(g.w_im, g.w_col, g) >= 0;
-}
-
-namespace {
-
 void run_forward(const Plan& p, Operand& image, Operand& weights, const float* bias,
                  float* columns, dnnl::stream& stream) {
   memory src = image.in(p.fwd_pd.src_desc(), stream);
   memory w = weights.in(p.fwd_pd.weights_desc(), stream);
-  std::vector<float> zeros;
-  if (!bias) {
-    zeros.assign(static_cast<size_t>(p.bias_md.get_size() / sizeof(float)), 0.f);
-    bias = zeros.data();
-  }
-  memory b(p.bias_md, cpu_engine(), const_cast<float*>(bias));
+  memory b(p.bias_md, cpu_engine(), const_cast<float*>(bias ? bias : p.zero_bias.data()));
   run_into(p.columns_md, columns, p.fwd_pd.dst_desc(), stream, [&](memory& dst) {
     p.fwd.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b},
                            {DNNL_ARG_DST, dst}});
@@ -187,6 +176,10 @@ void run_backward_weights(const Plan& p, Operand& image, Operand& columns_grad, 
 }
 
 }  // namespace
+
+bool supports(const ConvShape& g) {
+  return pad_right(g.h_im, g.h_col, g) >= 0 && pad_right(g.w_im, g.w_col, g) >= 0;
+}
 
 void forward(const ConvShape& g, const float* image, const float* w, const float* bias,
              float* columns) {
