@@ -84,7 +84,7 @@ class Backend {
   // out[i] = s[0] * scale for every i of shape; s is a one-element tensor on this device
   virtual Tensor broadcast_scalar(const Tensor& s, const Shape& shape, double scale) = 0;
 
-  // ---- convolution (engine/cpu/conv.cpp: im2col + BLAS; engine/cuda/conv.cpp: cuDNN)
+  // ---- convolution (kernels/conv.cpp: im2col + BLAS; kernels/conv.cu: cuDNN)
   // x [N,Ci,H,W], w [Co,Ci,k,k], b [Co] or undefined.
   virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) = 0;
   virtual ConvGrads conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,

@@ -36,7 +36,7 @@
 #include "data/image_io.h"
 #include "data/metrics.h"
 #include "data/procedural.h"
-#include "data/procedural_tool.h"
+#include "tools/lib/procedural_tool.h"
 #include "data/sequence.h"
 #include "engine/rng.h"
 #include "tests/temp_dir.h"

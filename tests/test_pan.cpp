@@ -20,7 +20,7 @@
 #include "data/image_io.h"
 #include "data/metrics.h"
 #include "data/procedural.h"
-#include "data/procedural_tool.h"
+#include "tools/lib/procedural_tool.h"
 #include "data/sequence.h"
 #include "tests/temp_dir.h"
 

@@ -1,4 +1,4 @@
-// engine/cuda/conv.cpp (cuDNN) against engine/cpu/conv.cpp: conv2d and conv_transpose2d, forward
+// kernels/conv.cu (cuDNN) against kernels/conv.cpp: conv2d and conv_transpose2d, forward
 // and backward, with and without bias, over strides, paddings, output paddings and kernel sizes;
 // deterministic mode repeats bitwise.
 #include <string>

@@ -1,6 +1,6 @@
-// float32 convolutions through oneDNN, the CPU counterpart of cuDNN (engine/cuda/conv.cpp) and
+// float32 convolutions through oneDNN, the CPU counterpart of cuDNN (kernels/conv.cu) and
 // what PyTorch runs on the CPU. float64, the reference of the gradient checks, stays on im2col +
-// OpenBLAS (engine/cpu/conv.cpp).
+// OpenBLAS (kernels/conv.cpp).
 //
 // The three passes of one plain convolution in conv.cpp's terms: an "image" [N, c_im, h_im,
 // w_im] and a "columns" side [N, c_col, h_col, w_col], weights [c_col, c_im, k, k]. conv2d runs

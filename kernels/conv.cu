@@ -1,6 +1,6 @@
 // CUDA convolutions through cuDNN (v9, legacy convolution API), float32, PyTorch semantics.
 //
-// As on the CPU (engine/cpu/conv.cpp), everything is one plain cross-correlation seen from three
+// As on the CPU (kernels/conv.cpp), everything is one plain cross-correlation seen from three
 // sides. The "image" side is the larger tensor [N, C_im, H_im, W_im], the "columns" side the
 // smaller one [N, C_col, H_col, W_col], the filter [C_col, C_im, k, k]:
 //   forward          image -> columns   conv2d forward; conv_transpose2d grad_x
@@ -8,7 +8,7 @@
 //   backward filter  (image, columns gradient) -> filter gradient, for both
 // conv2d's image is x; conv_transpose2d's image is its output and its w [Ci, Co, k, k] already is
 // the [C_col, C_im, k, k] filter. Bias add and bias gradient are our own kernels
-// (engine/cuda/conv_bias.cu).
+// (kernels/conv_bias.cu).
 //
 // Per geometry (and determinism setting) a plan holds the descriptors, made once, and for each
 // direction the candidate algorithms from cudnnGet*Algorithm_v7 (cuDNN's heuristic ranking, no
@@ -31,7 +31,7 @@
 #include "engine/conv_geometry.h"
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/checks.h"
-#include "engine/cuda/conv_bias.h"
+#include "kernels/conv_bias.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/runtime.h"
 

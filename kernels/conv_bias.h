@@ -1,5 +1,5 @@
-// The two per-channel kernels around cuDNN's convolutions (engine/cuda/conv.cpp): the bias add
-// of the forward pass and the bias gradient. Kernels in engine/cuda/conv_bias.cu.
+// The two per-channel kernels around cuDNN's convolutions (kernels/conv.cu): the bias add
+// of the forward pass and the bias gradient. Kernels in kernels/conv_bias.cu.
 #pragma once
 #include <cstdint>
 

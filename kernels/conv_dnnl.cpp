@@ -11,7 +11,7 @@
 // only, never Winograd: its rounding would differ from the reference beyond float32 noise.
 // oneDNN runs on our OpenMP threads (Debian's libdnnl is built with OpenMP) and its reductions
 // are in a fixed order for a fixed thread count, so training stays deterministic.
-#include "engine/cpu/conv_dnnl.h"
+#include "kernels/conv_dnnl.h"
 
 #include <dnnl.hpp>
 

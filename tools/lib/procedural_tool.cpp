@@ -1,4 +1,4 @@
-#include "data/procedural_tool.h"
+#include "tools/lib/procedural_tool.h"
 
 #include <unistd.h>
 

@@ -3,9 +3,9 @@
 //   channel_sum:      out[c] = sum over b, i of x[b, c, i]   (a channels x splits grid of
 //                     partial sums in double, then each channel's partials in split order:
 //                     deterministic, no atomics; engine/cuda/reduce.cuh)
-// CPU twin: add_bias and bias_grad in engine/cpu/conv.cpp. Tested through the convolutions in
+// CPU twin: add_bias and bias_grad in kernels/conv.cpp. Tested through the convolutions in
 // tests/gpu_ops (conv2d and conv_transpose2d with bias, forward and backward, against the CPU).
-#include "engine/cuda/conv_bias.h"
+#include "kernels/conv_bias.h"
 #include "engine/cuda/reduce.cuh"
 #include "engine/cuda/runtime.h"
 #include "engine/tensor.h"

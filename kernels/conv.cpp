@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "engine/conv_geometry.h"
-#include "engine/cpu/conv_dnnl.h"
+#include "kernels/conv_dnnl.h"
 #include "engine/cpu/cpu_backend.h"
 
 namespace steady {
