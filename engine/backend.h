@@ -11,12 +11,45 @@
 namespace steady {
 
 enum class UnaryOp { Relu, LeakyRelu, Sigmoid, Tanh, Exp, Log };
-enum class BinaryOp { Add, Sub, Mul };
+inline const char* op_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Relu: return "relu";
+    case UnaryOp::LeakyRelu: return "leaky_relu";
+    case UnaryOp::Sigmoid: return "sigmoid";
+    case UnaryOp::Tanh: return "tanh";
+    case UnaryOp::Exp: return "exp";
+    case UnaryOp::Log: return "log";
+  }
+  return "unary";
+}
+enum class BinaryOp { Add, Sub, Mul, Max };
+inline const char* op_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return "add";
+    case BinaryOp::Sub: return "sub";
+    case BinaryOp::Mul: return "mul";
+    case BinaryOp::Max: return "maximum";
+  }
+  return "binary";
+}
 
 struct Conv2dArgs {
   int stride = 1;
   int pad = 0;
   int output_pad = 0;  // conv_transpose2d only
+};
+
+// The geometry of one convolution, checked by the entry point (engine/conv_geometry.h). A
+// convolution maps an "image" [N, c_im, h_im, w_im] to "columns" [N, c_col, h_col, w_col];
+// conv_transpose2d is the same map run backwards (its input is the columns side).
+struct ConvShape {
+  int64_t batch = 0;
+  int64_t c_im = 0, h_im = 0, w_im = 0;     // image side
+  int64_t c_col = 0, h_col = 0, w_col = 0;  // columns side
+  int64_t k = 0, stride = 1, pad = 0;
+
+  Shape image_shape() const { return {batch, c_im, h_im, w_im}; }
+  Shape columns_shape() const { return {batch, c_col, h_col, w_col}; }
 };
 
 struct ConvGrads {
@@ -59,84 +92,101 @@ struct RegLoss {
   Tensor grad_ftx; // d loss / d ftx
 };
 
+// A backend is the checked entry points below, written once for every device (engine/backend.cpp),
+// over the hooks of engine/backend_hooks.inc that each device implements. An entry point checks
+// devices, dtypes and shapes once, allocates the outputs and calls its hook; a hook only
+// computes, writing into the outputs it is given.
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual Device device() const = 0;
 
   // ---- memory
+  virtual Device device() const = 0;
   virtual void* alloc(size_t bytes) = 0;
   virtual void free(void* ptr, size_t bytes) = 0;
   // Copies between this device and host or itself; the other pointer's device is given.
   virtual void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) = 0;
   virtual void synchronize() = 0;
+  // The dtypes the kernels compute in: float32 everywhere, float64 on the CPU (the reference of
+  // the gradient checks).
+  bool supports(DType dtype) const { return dtype == DType::F32 || device() == Device::CPU; }
 
   // ---- elementwise and reductions (kernels/elementwise.*)
-  virtual void fill(Tensor& t, double value) = 0;
-  virtual Tensor unary(UnaryOp op, const Tensor& x, float slope) = 0;
-  // grad of unary op given input x, output y and upstream gy
-  virtual Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy,
-                                float slope) = 0;
-  virtual Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) = 0;  // same shapes
-  virtual Tensor scale_shift(const Tensor& x, double scale, double shift) = 0;  // x*scale+shift
-  virtual void accumulate(Tensor& dst, const Tensor& src, double alpha = 1.0) = 0;  // dst += alpha*src
-  virtual Tensor sum(const Tensor& x) = 0;  // [1]
+  void fill(Tensor& t, double value);
+  Tensor unary(UnaryOp op, const Tensor& x, float slope);
+  // grad of unary op given input x, output y and upstream gy. Each gradient is computed from the
+  // operand it is most accurate from (unary_math.h: relu, leaky relu and log from x; sigmoid,
+  // tanh and exp from y); when that one is undefined the other is used.
+  Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy,
+                        float slope);
+  Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);  // same shapes
+  Tensor scale_shift(const Tensor& x, double scale, double shift);  // x*scale+shift
+  void accumulate(Tensor& dst, const Tensor& src, double alpha = 1.0);  // dst += alpha*src
+  Tensor sum(const Tensor& x);  // [1]
   // out[i] = s[0] * scale for every i of shape; s is a one-element tensor on this device
-  virtual Tensor broadcast_scalar(const Tensor& s, const Shape& shape, double scale) = 0;
+  Tensor broadcast_scalar(const Tensor& s, const Shape& shape, double scale);
 
-  // ---- convolution (kernels/conv.cpp: im2col + BLAS; kernels/conv.cu: cuDNN)
+  // ---- convolution (kernels/conv.cpp: oneDNN, im2col + BLAS; kernels/conv.cu: cuDNN)
   // x [N,Ci,H,W], w [Co,Ci,k,k], b [Co] or undefined.
-  virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) = 0;
-  virtual ConvGrads conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
-                                    const Tensor& gy, Conv2dArgs a) = 0;
+  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a);
+  ConvGrads conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
+                            const Tensor& gy, Conv2dArgs a);
   // x [N,Ci,H,W], w [Ci,Co,k,k] (PyTorch layout), b [Co] or undefined;
   // Hout = (H-1)*stride - 2*pad + k + output_pad
-  virtual Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
-                                  Conv2dArgs a) = 0;
-  virtual ConvGrads conv_transpose2d_backward(const Tensor& x, const Tensor& w,
-                                              ConvGradsNeeded need, const Tensor& gy,
-                                              Conv2dArgs a) = 0;
+  Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a);
+  ConvGrads conv_transpose2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
+                                      const Tensor& gy, Conv2dArgs a);
 
   // ---- resampling and layout (kernels/resample.*)
   // window k, stride s, no padding; backward re-finds the argmax (first maximum wins)
-  virtual Tensor max_pool2d(const Tensor& x, int k, int s) = 0;
-  virtual Tensor max_pool2d_backward(const Tensor& x, const Tensor& gy, int k, int s) = 0;
-  virtual Tensor upsample_nearest2d(const Tensor& x, int factor) = 0;
-  virtual Tensor upsample_nearest2d_backward(const Tensor& gy, int factor) = 0;
+  Tensor max_pool2d(const Tensor& x, int k, int s);
+  Tensor max_pool2d_backward(const Tensor& x, const Tensor& gy, int k, int s);
+  Tensor upsample_nearest2d(const Tensor& x, int factor);
+  Tensor upsample_nearest2d_backward(const Tensor& gy, int factor);
   // bilinear, align_corners=false, as PyTorch's F.interpolate (no antialias)
-  virtual Tensor resize_bilinear(const Tensor& x, int out_h, int out_w) = 0;
-  virtual Tensor resize_bilinear_backward(const Tensor& gy, int in_h, int in_w) = 0;
-  virtual Tensor concat_channels(const std::vector<Tensor>& xs) = 0;
-  virtual Tensor slice_channels(const Tensor& x, int64_t begin, int64_t end) = 0;
+  Tensor resize_bilinear(const Tensor& x, int out_h, int out_w);
+  Tensor resize_bilinear_backward(const Tensor& gy, int in_h, int in_w);
+  Tensor concat_channels(const std::vector<Tensor>& xs);
+  Tensor slice_channels(const Tensor& x, int64_t begin, int64_t end);
 
   // ---- batch norm (kernels/batch_norm.*); gamma, beta, running stats [C]
   // Training: normalizes with batch statistics (biased variance), updates the running
   // statistics in place (unbiased variance, PyTorch's momentum convention) and fills saved.
-  virtual Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                  Tensor& running_mean, Tensor& running_var, float momentum,
-                                  float eps, BatchNormSaved& saved) = 0;
-  virtual Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                 const Tensor& running_mean, const Tensor& running_var,
-                                 float eps) = 0;
+  Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                          Tensor& running_mean, Tensor& running_var, float momentum, float eps,
+                          BatchNormSaved& saved);
+  Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                         const Tensor& running_mean, const Tensor& running_var, float eps);
   // returns grad_x; grad_gamma and grad_beta are written to the given [C] tensors
-  virtual Tensor batch_norm_backward(const Tensor& x, const Tensor& gamma,
-                                     const BatchNormSaved& saved, const Tensor& gy,
-                                     Tensor& grad_gamma, Tensor& grad_beta) = 0;
+  Tensor batch_norm_backward(const Tensor& x, const Tensor& gamma, const BatchNormSaved& saved,
+                             const Tensor& gy, Tensor& grad_gamma, Tensor& grad_beta);
 
   // ---- optimizer (kernels/adam.*): one update over the flat parameter buffer
-  virtual void adam_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
-                         const AdamArgs& a) = 0;
+  void adam_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, const AdamArgs& a);
 
   // ---- warp and regularization losses (kernels/warp.*, kernels/reg_loss.*)
   // matrix [N,6] row-major 2x3 per sample: output (x,y) samples input at
   // (m0 x + m1 y + m2, m3 x + m4 y + m5), bilinear, zero outside.
-  virtual Tensor warp_affine_forward(const Tensor& x, const Tensor& matrix) = 0;
+  Tensor warp_affine_forward(const Tensor& x, const Tensor& matrix);
   // The exact adjoint of warp_affine_forward with respect to the image, for gy [N,C,H,W].
-  virtual Tensor warp_affine_backward(const Tensor& gy, const Tensor& matrix) = 0;
+  Tensor warp_affine_backward(const Tensor& gy, const Tensor& matrix);
   // [N,1,H,W]: 1 where the sample point lies inside the image (all four taps defined), else 0.
-  virtual Tensor warp_valid_mask(const Tensor& matrix, int64_t n, int64_t h, int64_t w) = 0;
-  virtual RegLoss reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, const Tensor& y,
-                           const Tensor& matrix, const Tensor& mask) = 0;
+  Tensor warp_valid_mask(const Tensor& matrix, int64_t n, int64_t h, int64_t w);
+  RegLoss reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, const Tensor& y,
+                   const Tensor& matrix, const Tensor& mask);
+
+ protected:
+  // The kernel hooks, one line each in engine/backend_hooks.inc (the override lists of the
+  // devices include the same file).
+#define STEADY_HOOK(signature) virtual signature = 0;
+#include "engine/backend_hooks.inc"
+#undef STEADY_HOOK
+
+ private:
+  // defined, on this device, in a dtype it computes in
+  void check_operand(const char* op, const Tensor& t, const char* what) const;
+  // and a [C] tensor of x's dtype, C = x.size(1)
+  void check_per_channel(const char* op, const Tensor& t, const char* what, const Tensor& x) const;
 };
 
 Backend& cpu_backend();

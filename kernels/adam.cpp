@@ -17,24 +17,11 @@
 
 namespace steady {
 
-using cpu_kernel::check_cpu;
 using cpu_kernel::dispatch;
 using cpu_kernel::kParallelThreshold;
 
-void CpuBackend::adam_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
-                           const AdamArgs& a) {
-  const char* op = "adam_step";
-  check_cpu(op, params, "params");
-  check_cpu(op, grads, "grads");
-  check_cpu(op, m, "m");
-  check_cpu(op, v, "v");
-  check_same_shape("adam_step (params, grads)", params, grads);
-  check_same_shape("adam_step (params, m)", params, m);
-  check_same_shape("adam_step (params, v)", params, v);
-  STEADY_CHECK(a.step >= 1, op, ": step is 1-based and counts this update, got ", a.step);
-  STEADY_CHECK(a.beta1 >= 0.f && a.beta1 < 1.f && a.beta2 >= 0.f && a.beta2 < 1.f, op,
-               ": betas must lie in [0, 1), got ", a.beta1, ", ", a.beta2);
-
+void CpuBackend::adam_step_impl(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
+                                const AdamArgs& a) {
   const double b1 = a.beta1, b2 = a.beta2, lr = a.lr, eps = a.eps;
   const double step_size = lr / (1.0 - std::pow(b1, static_cast<double>(a.step)));
   const double inv_sqrt_bc2 = 1.0 / std::sqrt(1.0 - std::pow(b2, static_cast<double>(a.step)));

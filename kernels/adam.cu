@@ -18,7 +18,7 @@
 #include <unordered_map>
 
 #include "engine/cuda/allocator.h"
-#include "engine/cuda/checks.h"
+#include "engine/cuda/launch.cuh"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/runtime.h"
 
@@ -47,8 +47,7 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
                             const AdamSchedule* s, double b1, double b2, double eps,
                             double decay, int64_t n) {
   const double step_size = s->step_size, inv_sqrt_bc2 = s->inv_sqrt_bc2;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  STEADY_GRID_STRIDE_LOOP(i, n) {
     const double gi = static_cast<double>(grads[i]);
     const double mi = __dadd_rn(__dmul_rn(b1, static_cast<double>(m[i])), __dmul_rn(1.0 - b1, gi));
     const double vi = __dadd_rn(__dmul_rn(b2, static_cast<double>(v[i])),
@@ -78,19 +77,8 @@ AdamSchedule* schedule_for(const AdamArgs& a, const void* m, bool capturing) {
 
 }  // namespace
 
-void CudaBackend::adam_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
-                            const AdamArgs& a) {
-  const char* op = "adam_step";
-  cuda::check_cuda_f32(op, params, "params");
-  cuda::check_cuda_f32(op, grads, "grads");
-  cuda::check_cuda_f32(op, m, "m");
-  cuda::check_cuda_f32(op, v, "v");
-  check_same_shape("adam_step (params, grads)", params, grads);
-  check_same_shape("adam_step (params, m)", params, m);
-  check_same_shape("adam_step (params, v)", params, v);
-  STEADY_CHECK(a.step >= 1, op, ": step is 1-based and counts this update, got ", a.step);
-  STEADY_CHECK(a.beta1 >= 0.f && a.beta1 < 1.f && a.beta2 >= 0.f && a.beta2 < 1.f, op,
-               ": betas must lie in [0, 1), got ", a.beta1, ", ", a.beta2);
+void CudaBackend::adam_step_impl(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v,
+                                 const AdamArgs& a) {
   const bool capturing = cuda::stream_capturing();
   AdamSchedule* schedule = schedule_for(a, m.raw(), capturing);
   const double lr = a.lr, b1 = a.beta1, b2 = a.beta2;

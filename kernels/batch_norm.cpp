@@ -17,52 +17,24 @@
 #include <cmath>
 
 #include "engine/cpu/cpu_backend.h"
+#include "kernels/batch_norm_layout.h"
 #include "kernels/cpu_kernel_util.h"
 
 namespace steady {
 
-using cpu_kernel::check_cpu;
 using cpu_kernel::dispatch;
 using cpu_kernel::kParallelThreshold;
 
 namespace {
 
-struct ChannelLayout {
-  int64_t n, c, plane;  // plane: elements of one channel of one sample (H*W)
-  int64_t count() const { return n * plane; }
-};
-
-ChannelLayout check_input(const char* op, const Tensor& x) {
-  check_cpu(op, x, "x");
-  STEADY_CHECK(x.dim() >= 2, op, ": x must be [N, C, ...], got ", x.str());
-  ChannelLayout l{x.size(0), x.size(1), 1};
-  for (int d = 2; d < x.dim(); ++d) l.plane *= x.size(d);
-  return l;
-}
-
-void check_per_channel(const char* op, const Tensor& t, const char* what, const Tensor& x) {
-  check_cpu(op, t, what);
-  STEADY_CHECK(t.dim() == 1 && t.size(0) == x.size(1) && t.dtype() == x.dtype(), op, ": ", what,
-               " ", t.str(), " must be [", x.size(1), "] of x's dtype, for x ", x.str());
-}
 
 }  // namespace
 
-Tensor CpuBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                    Tensor& running_mean, Tensor& running_var, float momentum,
-                                    float eps, BatchNormSaved& saved) {
-  const char* op = "batch_norm_train";
-  const ChannelLayout l = check_input(op, x);
-  check_per_channel(op, gamma, "gamma", x);
-  check_per_channel(op, beta, "beta", x);
-  check_per_channel(op, running_mean, "running_mean", x);
-  check_per_channel(op, running_var, "running_var", x);
+void CpuBackend::batch_norm_train_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                       Tensor& running_mean, Tensor& running_var, float momentum,
+                                       float eps, BatchNormSaved& saved, Tensor& y) {
+  const ChannelLayout l = channel_layout(x);
   const int64_t count = l.count();
-  STEADY_CHECK(count > 1, op, ": needs more than one value per channel in training, got x ",
-               x.str());
-  Tensor y = Tensor::empty(x.shape(), Device::CPU, x.dtype());
-  saved.mean = Tensor::empty({l.c}, Device::CPU, x.dtype());
-  saved.invstd = Tensor::empty({l.c}, Device::CPU, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
@@ -107,19 +79,12 @@ Tensor CpuBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const 
       si[c] = static_cast<T>(invstd);
     }
   });
-  return y;
 }
 
-Tensor CpuBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                   const Tensor& running_mean, const Tensor& running_var,
-                                   float eps) {
-  const char* op = "batch_norm_eval";
-  const ChannelLayout l = check_input(op, x);
-  check_per_channel(op, gamma, "gamma", x);
-  check_per_channel(op, beta, "beta", x);
-  check_per_channel(op, running_mean, "running_mean", x);
-  check_per_channel(op, running_var, "running_var", x);
-  Tensor y = Tensor::empty(x.shape(), Device::CPU, x.dtype());
+void CpuBackend::batch_norm_eval_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                      const Tensor& running_mean, const Tensor& running_var,
+                                      float eps, Tensor& y) {
+  const ChannelLayout l = channel_layout(x);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
@@ -142,25 +107,13 @@ Tensor CpuBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const T
         o[i] = static_cast<T>((static_cast<double>(in[i]) - mean) * scale + shift);
     }
   });
-  return y;
 }
 
-Tensor CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma,
-                                       const BatchNormSaved& saved, const Tensor& gy,
-                                       Tensor& grad_gamma, Tensor& grad_beta) {
-  const char* op = "batch_norm_backward";
-  const ChannelLayout l = check_input(op, x);
-  check_cpu(op, gy, "gy");
-  check_same_shape(op, x, gy);
-  check_per_channel(op, gamma, "gamma", x);
-  check_per_channel(op, saved.mean, "saved.mean", x);
-  check_per_channel(op, saved.invstd, "saved.invstd", x);
-  if (!grad_gamma.defined()) grad_gamma = Tensor::empty({l.c}, Device::CPU, x.dtype());
-  if (!grad_beta.defined()) grad_beta = Tensor::empty({l.c}, Device::CPU, x.dtype());
-  check_per_channel(op, grad_gamma, "grad_gamma", x);
-  check_per_channel(op, grad_beta, "grad_beta", x);
+void CpuBackend::batch_norm_backward_impl(const Tensor& x, const Tensor& gamma,
+                                          const BatchNormSaved& saved, const Tensor& gy,
+                                          Tensor& gx, Tensor& grad_gamma, Tensor& grad_beta) {
+  const ChannelLayout l = channel_layout(x);
   const int64_t count = l.count();
-  Tensor gx = Tensor::empty(x.shape(), Device::CPU, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
@@ -199,7 +152,6 @@ Tensor CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma,
       }
     }
   });
-  return gx;
 }
 
 }  // namespace steady

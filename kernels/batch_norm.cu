@@ -19,6 +19,7 @@
 #include "engine/cuda/checks.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/reduce.cuh"
+#include "kernels/batch_norm_layout.h"
 #include "engine/cuda/runtime.h"
 
 namespace steady {
@@ -28,24 +29,6 @@ namespace {
 constexpr int kThreads = 256;  // per block of a channel's split
 constexpr int kEvalThreads = 256;
 
-struct ChannelLayout {
-  int64_t n, c, plane;  // plane: elements of one channel of one sample (H*W)
-  int64_t count() const { return n * plane; }
-};
-
-ChannelLayout check_input(const char* op, const Tensor& x) {
-  cuda::check_cuda_f32(op, x, "x");
-  STEADY_CHECK(x.dim() >= 2, op, ": x must be [N, C, ...], got ", x.str());
-  ChannelLayout l{x.size(0), x.size(1), 1};
-  for (int d = 2; d < x.dim(); ++d) l.plane *= x.size(d);
-  return l;
-}
-
-void check_per_channel(const char* op, const Tensor& t, const char* what, const Tensor& x) {
-  cuda::check_cuda_f32(op, t, what);
-  STEADY_CHECK(t.dim() == 1 && t.size(0) == x.size(1), op, ": ", what, " ", t.str(),
-               " must be [", x.size(1), "], for x ", x.str());
-}
 
 // Training runs on a channels x splits grid (engine/cuda/reduce.cuh): partial sums per split,
 // finished per channel in split order, then the outputs, split by split.
@@ -210,22 +193,12 @@ cuda::ChannelSplit split_for(const ChannelLayout& l) {
 
 }  // namespace
 
-Tensor CudaBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                     Tensor& running_mean, Tensor& running_var, float momentum,
-                                     float eps, BatchNormSaved& saved) {
-  const char* op = "batch_norm_train";
-  const ChannelLayout l = check_input(op, x);
-  check_per_channel(op, gamma, "gamma", x);
-  check_per_channel(op, beta, "beta", x);
-  check_per_channel(op, running_mean, "running_mean", x);
-  check_per_channel(op, running_var, "running_var", x);
-  STEADY_CHECK(l.count() > 1, op, ": needs more than one value per channel in training, got x ",
-               x.str());
-  STEADY_CHECK(l.c <= 0x7fffffff, op, ": too many channels in ", x.str());
-  Tensor y = Tensor::empty(x.shape(), Device::CUDA);
-  saved.mean = Tensor::empty({l.c}, Device::CUDA);
-  saved.invstd = Tensor::empty({l.c}, Device::CUDA);
-  if (l.c == 0) return y;
+void CudaBackend::batch_norm_train_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                        Tensor& running_mean, Tensor& running_var, float momentum,
+                                        float eps, BatchNormSaved& saved, Tensor& y) {
+  const ChannelLayout l = channel_layout(x);
+  STEADY_CHECK(l.c <= 0x7fffffff, "batch_norm_train: too many channels in ", x.str());
+  if (l.c == 0) return;
   const cuda::ChannelSplit cs = split_for(l);
   const double count = static_cast<double>(l.count());
   Tensor partial = Tensor::empty({l.c * cs.splits}, Device::CUDA, DType::F64);
@@ -251,46 +224,26 @@ Tensor CudaBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const
       x.data<float>(), mean.data<double>(), affine.data<double>(), y.data<float>(), l.n, l.c,
       l.plane, cs.chunk);
   CUDA_CHECK_LAUNCH("batch_norm_apply_kernel");
-  return y;
 }
 
-Tensor CudaBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                    const Tensor& running_mean, const Tensor& running_var,
-                                    float eps) {
-  const char* op = "batch_norm_eval";
-  const ChannelLayout l = check_input(op, x);
-  check_per_channel(op, gamma, "gamma", x);
-  check_per_channel(op, beta, "beta", x);
-  check_per_channel(op, running_mean, "running_mean", x);
-  check_per_channel(op, running_var, "running_var", x);
-  Tensor y = Tensor::empty(x.shape(), Device::CUDA);
+void CudaBackend::batch_norm_eval_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                       const Tensor& running_mean, const Tensor& running_var,
+                                       float eps, Tensor& y) {
+  const ChannelLayout l = channel_layout(x);
   const int64_t total = x.numel();
-  if (total == 0) return y;
   batch_norm_eval_kernel<<<cuda::grid_for(total, kEvalThreads), kEvalThreads, 0,
                            cuda::stream()>>>(
       x.data<float>(), gamma.data<float>(), beta.data<float>(), running_mean.data<float>(),
       running_var.data<float>(), y.data<float>(), total, l.c, l.plane, static_cast<double>(eps));
   CUDA_CHECK_LAUNCH("batch_norm_eval_kernel");
-  return y;
 }
 
-Tensor CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma,
-                                        const BatchNormSaved& saved, const Tensor& gy,
-                                        Tensor& grad_gamma, Tensor& grad_beta) {
-  const char* op = "batch_norm_backward";
-  const ChannelLayout l = check_input(op, x);
-  cuda::check_cuda_f32(op, gy, "gy");
-  check_same_shape(op, x, gy);
-  check_per_channel(op, gamma, "gamma", x);
-  check_per_channel(op, saved.mean, "saved.mean", x);
-  check_per_channel(op, saved.invstd, "saved.invstd", x);
-  if (!grad_gamma.defined()) grad_gamma = Tensor::empty({l.c}, Device::CUDA);
-  if (!grad_beta.defined()) grad_beta = Tensor::empty({l.c}, Device::CUDA);
-  check_per_channel(op, grad_gamma, "grad_gamma", x);
-  check_per_channel(op, grad_beta, "grad_beta", x);
-  STEADY_CHECK(l.c <= 0x7fffffff, op, ": too many channels in ", x.str());
-  Tensor gx = Tensor::empty(x.shape(), Device::CUDA);
-  if (l.c == 0) return gx;
+void CudaBackend::batch_norm_backward_impl(const Tensor& x, const Tensor& gamma,
+                                           const BatchNormSaved& saved, const Tensor& gy,
+                                           Tensor& gx, Tensor& grad_gamma, Tensor& grad_beta) {
+  const ChannelLayout l = channel_layout(x);
+  STEADY_CHECK(l.c <= 0x7fffffff, "batch_norm_backward: too many channels in ", x.str());
+  if (l.c == 0) return;
   const cuda::ChannelSplit cs = split_for(l);
   Tensor partial = Tensor::empty({2 * l.c * cs.splits}, Device::CUDA, DType::F64);
   Tensor means = Tensor::empty({2 * l.c}, Device::CUDA, DType::F64);
@@ -307,7 +260,6 @@ Tensor CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gamma,
       x.data<float>(), gamma.data<float>(), saved.mean.data<float>(), saved.invstd.data<float>(),
       gy.data<float>(), means.data<double>(), gx.data<float>(), l.n, l.c, l.plane, cs.chunk);
   CUDA_CHECK_LAUNCH("batch_norm_backward_apply_kernel");
-  return gx;
 }
 
 }  // namespace steady

@@ -299,9 +299,8 @@ void add_bias(const ConvGeometry& g, const T* bias, int64_t channels, int64_t pl
 
 // grad_b[c] = sum of gy over N, H, W (accumulated in double for float32 too).
 template <class T>
-Tensor bias_grad(const Tensor& gy, DType dtype) {
+void bias_grad(const Tensor& gy, Tensor& gb) {
   const int64_t batch = gy.size(0), channels = gy.size(1), plane = gy.size(2) * gy.size(3);
-  Tensor gb = Tensor::empty({channels}, Device::CPU, dtype);
   const T* src = gy.data<T>();
   T* dst = gb.data<T>();
 #pragma omp parallel for schedule(static) if (batch * channels * plane > (1 << 18))
@@ -313,7 +312,6 @@ Tensor bias_grad(const Tensor& gy, DType dtype) {
     }
     dst[c] = static_cast<T>(total);
   }
-  return gb;
 }
 
 // columns [N, c_col, h_col, w_col] = w * im2col(image) (+ bias per column channel)
@@ -368,34 +366,12 @@ void weight_and_data_grad(const ConvGeometry& g, const T* w, const T* image, con
   }
 }
 
-// ---- argument checks, shared by the four entry points
-
-void check_tensor(const char* op, const char* name, const Tensor& t, const Tensor& x) {
-  STEADY_CHECK(t.defined(), op, ": ", name, " is undefined");
-  STEADY_CHECK(t.device() == Device::CPU, op, ": CpuBackend got ", name, " ", t.str(),
-               " (not on the cpu)");
-  STEADY_CHECK(t.dtype() == x.dtype(), op, ": ", name, " ", t.str(), " and x ", x.str(),
-               " have different dtypes");
-}
-
-// Validates x, w (and b when defined) and returns the geometry of the convolution.
-ConvGeometry conv_geometry(const char* op, bool transposed, const Tensor& x, const Tensor& w,
-                           const Tensor& b, const Conv2dArgs& a) {
-  STEADY_CHECK(x.defined(), op, ": x is undefined");
-  check_tensor(op, "x", x, x);
-  check_tensor(op, "w", w, x);
-  if (b.defined()) check_tensor(op, "b", b, x);
+ConvGeometry planned(const ConvShape& shape) {
   ConvGeometry g;
-  static_cast<ConvShape&>(g) = conv_shape(op, transposed, x, w, b, a);
+  static_cast<ConvShape&>(g) = shape;
   plan_chunks(g);
   return g;
 }
-
-void check_grad_output(const char* op, const Tensor& gy, const Tensor& x, const Shape& expected) {
-  check_tensor(op, "gy", gy, x);
-  check_conv_grad_output(op, gy, expected);
-}
-
 
 // float32 goes to oneDNN (conv_dnnl.h) wherever it takes the geometry.
 template <class T>
@@ -404,104 +380,92 @@ bool use_dnnl(const ConvGeometry& g) {
 }
 
 template <class T>
-Tensor conv2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b) {
-  Tensor y = Tensor::empty(g.columns_shape(), Device::CPU, x.dtype());
+void conv2d_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b,
+                  Tensor& y) {
   if constexpr (std::is_same_v<T, float>) {
     if (use_dnnl<T>(g)) {
       dnnl_conv::forward(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
-      return y;
+      return;
     }
   }
   forward_data<T>(g, w.data<T>(), x.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
-  return y;
 }
 
 template <class T>
-ConvGrads conv2d_backward_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                               ConvGradsNeeded need, const Tensor& gy) {
-  ConvGrads r;
-  if (need.x) r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
-  r.grad_w = Tensor::empty(w.shape(), Device::CPU, x.dtype());
+void conv2d_backward_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                           const Tensor& gy, ConvGrads& r) {
+  T* grad_x = r.grad_x.defined() ? r.grad_x.data<T>() : nullptr;
+  if (r.grad_b.defined()) bias_grad<T>(gy, r.grad_b);
   if constexpr (std::is_same_v<T, float>) {
     if (use_dnnl<T>(g)) {
       dnnl_conv::conv_backward(g, x.data<T>(), w.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
-                               need.x ? r.grad_x.data<T>() : nullptr);
-      if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
-      return r;
+                               grad_x);
+      return;
     }
   }
-  weight_and_data_grad<T>(g, w.data<T>(), x.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
-                          need.x ? r.grad_x.data<T>() : nullptr, nullptr);
-  if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
-  return r;
+  weight_and_data_grad<T>(g, w.data<T>(), x.data<T>(), gy.data<T>(), r.grad_w.data<T>(), grad_x,
+                          nullptr);
 }
 
 template <class T>
-Tensor conv_transpose2d_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                             const Tensor& b) {
-  Tensor y = Tensor::empty(g.image_shape(), Device::CPU, x.dtype());
+void conv_transpose2d_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                            const Tensor& b, Tensor& y) {
+  bool done = false;
   if constexpr (std::is_same_v<T, float>) {
     if (use_dnnl<T>(g)) {
       dnnl_conv::backward_data(g, w.data<T>(), x.data<T>(), y.data<T>());
-      if (b.defined()) add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
-      return y;
+      done = true;
     }
   }
-  backward_data<T>(g, w.data<T>(), x.data<T>(), y.data<T>());
+  if (!done) backward_data<T>(g, w.data<T>(), x.data<T>(), y.data<T>());
   if (b.defined()) add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
-  return y;
 }
 
 template <class T>
-ConvGrads conv_transpose2d_backward_impl(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                                         ConvGradsNeeded need, const Tensor& gy) {
-  ConvGrads r;
-  if (need.x) r.grad_x = Tensor::empty(x.shape(), Device::CPU, x.dtype());
-  r.grad_w = Tensor::empty(w.shape(), Device::CPU, x.dtype());
+void conv_transpose2d_backward_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                                     const Tensor& gy, ConvGrads& r) {
+  T* grad_x = r.grad_x.defined() ? r.grad_x.data<T>() : nullptr;
+  if (r.grad_b.defined()) bias_grad<T>(gy, r.grad_b);
   if constexpr (std::is_same_v<T, float>) {
     if (use_dnnl<T>(g)) {
       dnnl_conv::transposed_backward(g, gy.data<T>(), w.data<T>(), x.data<T>(),
-                                     r.grad_w.data<T>(), need.x ? r.grad_x.data<T>() : nullptr);
-      if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
-      return r;
+                                     r.grad_w.data<T>(), grad_x);
+      return;
     }
   }
   weight_and_data_grad<T>(g, w.data<T>(), gy.data<T>(), x.data<T>(), r.grad_w.data<T>(), nullptr,
-                          need.x ? r.grad_x.data<T>() : nullptr);
-  if (need.bias) r.grad_b = bias_grad<T>(gy, x.dtype());
-  return r;
+                          grad_x);
 }
 
 }  // namespace
 
-Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
-  const ConvGeometry g = conv_geometry("conv2d", false, x, w, b, a);
-  return x.dtype() == DType::F64 ? conv2d_impl<double>(g, x, w, b) : conv2d_impl<float>(g, x, w, b);
+void CpuBackend::conv2d_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
+                             const Tensor& b, Tensor& y) {
+  const ConvGeometry g = planned(shape);
+  if (x.dtype() == DType::F64) conv2d_typed<double>(g, x, w, b, y);
+  else conv2d_typed<float>(g, x, w, b, y);
 }
 
-ConvGrads CpuBackend::conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
-                                      const Tensor& gy, Conv2dArgs a) {
-  const char* op = "conv2d_backward";
-  const ConvGeometry g = conv_geometry(op, false, x, w, Tensor(), a);
-  check_grad_output(op, gy, x, g.columns_shape());
-  return x.dtype() == DType::F64 ? conv2d_backward_impl<double>(g, x, w, need, gy)
-                                 : conv2d_backward_impl<float>(g, x, w, need, gy);
+void CpuBackend::conv2d_backward_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
+                                      const Tensor& gy, ConvGrads& grads) {
+  const ConvGeometry g = planned(shape);
+  if (x.dtype() == DType::F64) conv2d_backward_typed<double>(g, x, w, gy, grads);
+  else conv2d_backward_typed<float>(g, x, w, gy, grads);
 }
 
-Tensor CpuBackend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
-                                    Conv2dArgs a) {
-  const ConvGeometry g = conv_geometry("conv_transpose2d", true, x, w, b, a);
-  return x.dtype() == DType::F64 ? conv_transpose2d_impl<double>(g, x, w, b)
-                                 : conv_transpose2d_impl<float>(g, x, w, b);
+void CpuBackend::conv_transpose2d_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
+                                       const Tensor& b, Tensor& y) {
+  const ConvGeometry g = planned(shape);
+  if (x.dtype() == DType::F64) conv_transpose2d_typed<double>(g, x, w, b, y);
+  else conv_transpose2d_typed<float>(g, x, w, b, y);
 }
 
-ConvGrads CpuBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
-                                                const Tensor& gy, Conv2dArgs a) {
-  const char* op = "conv_transpose2d_backward";
-  const ConvGeometry g = conv_geometry(op, true, x, w, Tensor(), a);
-  check_grad_output(op, gy, x, g.image_shape());
-  return x.dtype() == DType::F64 ? conv_transpose2d_backward_impl<double>(g, x, w, need, gy)
-                                 : conv_transpose2d_backward_impl<float>(g, x, w, need, gy);
+void CpuBackend::conv_transpose2d_backward_impl(const ConvShape& shape, const Tensor& x,
+                                                const Tensor& w, const Tensor& gy,
+                                                ConvGrads& grads) {
+  const ConvGeometry g = planned(shape);
+  if (x.dtype() == DType::F64) conv_transpose2d_backward_typed<double>(g, x, w, gy, grads);
+  else conv_transpose2d_backward_typed<float>(g, x, w, gy, grads);
 }
 
 }  // namespace steady

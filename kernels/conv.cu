@@ -30,7 +30,6 @@
 
 #include "engine/conv_geometry.h"
 #include "engine/cuda/allocator.h"
-#include "engine/cuda/checks.h"
 #include "kernels/conv_bias.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/runtime.h"
@@ -52,24 +51,14 @@ struct ConvGeometry : ConvShape {
 };
 
 
-// ---- argument checks (the CPU backend's, for cuda float32 tensors)
-
-ConvGeometry conv_geometry(const char* op, bool transposed, const Tensor& x, const Tensor& w,
-                           const Tensor& b, const Conv2dArgs& a) {
-  cuda::check_cuda_f32(op, x, "x");
-  cuda::check_cuda_f32(op, w, "w");
-  if (b.defined()) cuda::check_cuda_f32(op, b, "b");
+// The geometry the entry point checked, within cuDNN's int range.
+ConvGeometry cudnn_geometry(const char* op, const ConvShape& shape) {
   ConvGeometry g;
-  static_cast<ConvShape&>(g) = conv_shape(op, transposed, x, w, b, a);
+  static_cast<ConvShape&>(g) = shape;
   for (int64_t v : g.key()) {
     STEADY_CHECK(v <= INT_MAX, op, ": a dimension of ", g.str(), " exceeds cuDNN's int range");
   }
   return g;
-}
-
-void check_grad_output(const char* op, const Tensor& gy, const Shape& expected) {
-  cuda::check_cuda_f32(op, gy, "gy");
-  check_conv_grad_output(op, gy, expected);
 }
 
 // ---- plans
@@ -349,73 +338,57 @@ void run_backward_filter(const char* op, const ConvGeometry& g, const float* ima
   });
 }
 
-Tensor bias_grad(const Tensor& gy) {
-  Tensor gb = Tensor::empty({gy.size(1)}, Device::CUDA);
+void bias_grad(const Tensor& gy, Tensor& gb) {
   cuda::channel_sum(gy.data<float>(), gb.data<float>(), gy.size(0), gy.size(1),
                     gy.size(2) * gy.size(3));
-  return gb;
 }
 
 }  // namespace
 
-Tensor CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
+void CudaBackend::conv2d_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
+                              const Tensor& b, Tensor& y) {
   const char* op = "conv2d";
-  const ConvGeometry g = conv_geometry(op, false, x, w, b, a);
+  const ConvGeometry g = cudnn_geometry(op, shape);
   std::lock_guard<std::mutex> lock(conv_mutex());
-  Tensor y = Tensor::empty(g.columns_shape(), Device::CUDA);
   run_forward(op, g, x.data<float>(), w.data<float>(), y.data<float>());
   if (b.defined()) {
     cuda::add_channel_bias(y.data<float>(), b.data<float>(), g.batch, g.c_col, g.h_col * g.w_col);
   }
-  return y;
 }
 
-ConvGrads CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
-                                       const Tensor& gy, Conv2dArgs a) {
+void CudaBackend::conv2d_backward_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
+                                       const Tensor& gy, ConvGrads& r) {
   const char* op = "conv2d_backward";
-  const ConvGeometry g = conv_geometry(op, false, x, w, Tensor(), a);
-  check_grad_output(op, gy, g.columns_shape());
+  const ConvGeometry g = cudnn_geometry(op, shape);
   std::lock_guard<std::mutex> lock(conv_mutex());
-  ConvGrads r;
-  if (need.x) {
-    r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
+  if (r.grad_x.defined())
     run_backward_data(op, g, w.data<float>(), gy.data<float>(), r.grad_x.data<float>());
-  }
-  r.grad_w = Tensor::empty(w.shape(), Device::CUDA);
   run_backward_filter(op, g, x.data<float>(), gy.data<float>(), r.grad_w.data<float>());
-  if (need.bias) r.grad_b = bias_grad(gy);
-  return r;
+  if (r.grad_b.defined()) bias_grad(gy, r.grad_b);
 }
 
-Tensor CudaBackend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b,
-                                     Conv2dArgs a) {
+void CudaBackend::conv_transpose2d_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
+                                        const Tensor& b, Tensor& y) {
   const char* op = "conv_transpose2d";
-  const ConvGeometry g = conv_geometry(op, true, x, w, b, a);
+  const ConvGeometry g = cudnn_geometry(op, shape);
   std::lock_guard<std::mutex> lock(conv_mutex());
-  Tensor y = Tensor::empty(g.image_shape(), Device::CUDA);
   run_backward_data(op, g, w.data<float>(), x.data<float>(), y.data<float>());
   if (b.defined()) {
     cuda::add_channel_bias(y.data<float>(), b.data<float>(), g.batch, g.c_im, g.h_im * g.w_im);
   }
-  return y;
 }
 
-ConvGrads CudaBackend::conv_transpose2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
-                                                 const Tensor& gy, Conv2dArgs a) {
+void CudaBackend::conv_transpose2d_backward_impl(const ConvShape& shape, const Tensor& x,
+                                                 const Tensor& w, const Tensor& gy,
+                                                 ConvGrads& r) {
   const char* op = "conv_transpose2d_backward";
-  const ConvGeometry g = conv_geometry(op, true, x, w, Tensor(), a);
-  check_grad_output(op, gy, g.image_shape());
+  const ConvGeometry g = cudnn_geometry(op, shape);
   std::lock_guard<std::mutex> lock(conv_mutex());
-  ConvGrads r;
   // x is the columns side: its gradient is the plain convolution of gy.
-  if (need.x) {
-    r.grad_x = Tensor::empty(x.shape(), Device::CUDA);
+  if (r.grad_x.defined())
     run_forward(op, g, gy.data<float>(), w.data<float>(), r.grad_x.data<float>());
-  }
-  r.grad_w = Tensor::empty(w.shape(), Device::CUDA);
   run_backward_filter(op, g, gy.data<float>(), x.data<float>(), r.grad_w.data<float>());
-  if (need.bias) r.grad_b = bias_grad(gy);
-  return r;
+  if (r.grad_b.defined()) bias_grad(gy, r.grad_b);
 }
 
 }  // namespace steady

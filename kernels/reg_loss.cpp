@@ -17,19 +17,11 @@
 
 namespace steady {
 
-RegLoss CpuBackend::reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, const Tensor& y,
-                             const Tensor& matrix, const Tensor& mask) {
-  const char* op = "reg_loss";
-  cpu_kernel::check_cpu(op, fx, "fx");
-  check_dim(op, fx, 4, "fx");
-  check_same_shape(op, fx, ftx);
+void CpuBackend::reg_loss_impl(RegKind kind, const Tensor& fx, const Tensor& ftx, const Tensor& y,
+                               const Tensor& matrix, const Tensor& mask, RegLoss& out) {
   const bool needs_y = kind == RegKind::Jacobian || kind == RegKind::Augment;
   const bool needs_warp = kind != RegKind::Stability;
-  if (needs_y) check_same_shape(op, fx, y);
   const int64_t N = fx.size(0), C = fx.size(1), H = fx.size(2), W = fx.size(3), HW = H * W;
-  if (mask.defined())
-    STEADY_CHECK(mask.shape() == Shape({N, 1, H, W}) && mask.device() == Device::CPU, op,
-                 ": mask must be [", N, ", 1, ", H, ", ", W, "] on the cpu, got ", mask.str());
   Tensor warped;  // T(fx) or T(y)
   if (needs_warp) warped = warp_affine_forward(kind == RegKind::TransInv ? fx : y, matrix);
 
@@ -39,9 +31,9 @@ RegLoss CpuBackend::reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, 
   for (double v : m) mask_sum += v;
   const double denom = std::max(1.0, static_cast<double>(C) * mask_sum);
 
-  RegLoss out;
-  out.grad_fx = Tensor::empty(fx.shape(), Device::CPU, fx.dtype());
-  out.grad_ftx = Tensor::empty(fx.shape(), Device::CPU, fx.dtype());
+  // Trans-inv's grad_fx is -T^T g: g goes to a scratch tensor first, warped back below.
+  Tensor grad_fx = kind == RegKind::TransInv ? Tensor::empty(fx.shape(), Device::CPU, fx.dtype())
+                                             : out.grad_fx;
   double total = 0;
   cpu_kernel::dispatch(fx.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -49,7 +41,7 @@ RegLoss CpuBackend::reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, 
     const T* b = ftx.data<T>();
     const T* t = needs_warp ? warped.data<T>() : nullptr;
     const T* yy = needs_y ? y.data<T>() : nullptr;
-    T* gfx = out.grad_fx.data<T>();
+    T* gfx = grad_fx.data<T>();
     T* gftx = out.grad_ftx.data<T>();
     // Per-plane partial sums combined in order: deterministic for any thread count.
     std::vector<double> partial(N * C, 0.0);
@@ -79,9 +71,10 @@ RegLoss CpuBackend::reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, 
     }
     for (double s : partial) total += s;
   });
-  if (kind == RegKind::TransInv) out.grad_fx = warp_affine_backward(out.grad_fx, matrix);
-  out.loss = Tensor::from_vector(std::vector<double>{total / denom}, {1}, Device::CPU, fx.dtype());
-  return out;
+  if (kind == RegKind::TransInv) warp_affine_backward_impl(grad_fx, matrix, out.grad_fx);
+  cpu_kernel::dispatch(fx.dtype(), [&](auto zero) {
+    out.loss.data<decltype(zero)>()[0] = static_cast<decltype(zero)>(total / denom);
+  });
 }
 
 }  // namespace steady

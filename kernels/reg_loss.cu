@@ -15,7 +15,6 @@
 // tests/gpu_warp.cpp.
 #include <algorithm>
 
-#include "engine/cuda/checks.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/reduce.cuh"
 #include "engine/cuda/runtime.h"
@@ -132,35 +131,13 @@ __global__ void reg_loss_total_kernel(const double* partial, int64_t chunks,
 
 }  // namespace
 
-RegLoss CudaBackend::reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, const Tensor& y,
-                              const Tensor& matrix, const Tensor& mask) {
+void CudaBackend::reg_loss_impl(RegKind kind, const Tensor& fx, const Tensor& ftx,
+                                const Tensor& y, const Tensor& matrix, const Tensor& mask,
+                                RegLoss& out) {
   const char* op = "reg_loss";
-  cuda::check_cuda_f32(op, fx, "fx");
-  cuda::check_cuda_f32(op, ftx, "ftx");
-  check_dim(op, fx, 4, "fx");
-  check_same_shape(op, fx, ftx);
   const bool needs_y = kind == RegKind::Jacobian || kind == RegKind::Augment;
   const bool needs_warp = kind != RegKind::Stability;
   const int64_t n = fx.size(0), c = fx.size(1), h = fx.size(2), w = fx.size(3);
-  if (needs_y) {
-    cuda::check_cuda_f32(op, y, "y");
-    check_same_shape(op, fx, y);
-  }
-  if (needs_warp) {
-    cuda::check_cuda_f32(op, matrix, "matrix");
-    STEADY_CHECK(matrix.dim() == 2 && matrix.size(0) == n && matrix.size(1) == 6, op,
-                 ": matrix must be [", n, ", 6], got ", matrix.str());
-  }
-  if (mask.defined()) {
-    cuda::check_cuda_f32(op, mask, "mask");
-    STEADY_CHECK(mask.shape() == Shape({n, 1, h, w}), op, ": mask must be [", n, ", 1, ", h,
-                 ", ", w, "], got ", mask.str());
-  }
-
-  RegLoss out;
-  out.grad_fx = Tensor::empty(fx.shape(), Device::CUDA);
-  out.grad_ftx = Tensor::empty(fx.shape(), Device::CUDA);
-  out.loss = Tensor::empty({1}, Device::CUDA);
   const int64_t pixels = n * h * w;
   const int64_t chunks = pixels > 0 ? (pixels + kPixelChunk - 1) / kPixelChunk : 1;
   const int64_t mask_chunks = mask.defined() && pixels > 0 ? (pixels + kMaskChunk - 1) / kMaskChunk : 0;
@@ -209,7 +186,6 @@ RegLoss CudaBackend::reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx,
   CUDA_CHECK_LAUNCH("reg_loss_total_kernel");
   if (kind == RegKind::TransInv)
     cuda::warp_adjoint(a.grad_ftx, a.mats, a.grad_fx, n, c, h, w, -1.f);
-  return out;
 }
 
 }  // namespace steady

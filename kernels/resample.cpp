@@ -24,16 +24,10 @@
 
 namespace steady {
 
-using cpu_kernel::check_cpu;
 using cpu_kernel::dispatch;
 using cpu_kernel::kParallelThreshold;
 
 namespace {
-
-void check_nchw(const char* op, const Tensor& t, const char* what) {
-  check_cpu(op, t, what);
-  check_dim(op, t, 4, what);
-}
 
 // Index of the first maximum of the k x k window whose top-left corner is (y0, x0) in a plane
 // of width w; NaN wins over any number, the first NaN over later ones.
@@ -79,14 +73,9 @@ struct BilinearAxis {
 
 }  // namespace
 
-Tensor CpuBackend::max_pool2d(const Tensor& x, int k, int s) {
-  check_nchw("max_pool2d", x, "x");
+void CpuBackend::max_pool2d_impl(const Tensor& x, int k, int s, Tensor& y) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  STEADY_CHECK(k >= 1 && s >= 1, "max_pool2d: window ", k, " and stride ", s,
-               " must be positive");
-  STEADY_CHECK(h >= k && w >= k, "max_pool2d: window ", k, " larger than the input ", x.str());
-  const int64_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  Tensor y = Tensor::empty({n, c, ho, wo}, Device::CPU, x.dtype());
+  const int64_t ho = y.size(2), wo = y.size(3);
   const int64_t planes = n * c;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -101,20 +90,13 @@ Tensor CpuBackend::max_pool2d(const Tensor& x, int k, int s) {
           out[oy * wo + ox] = plane[window_argmax(plane, w, oy * s, ox * s, k)];
     }
   });
-  return y;
 }
 
-Tensor CpuBackend::max_pool2d_backward(const Tensor& x, const Tensor& gy, int k, int s) {
-  check_nchw("max_pool2d_backward", x, "x");
-  check_nchw("max_pool2d_backward", gy, "gy");
-  cpu_kernel::check_same_dtype("max_pool2d_backward", x, "x", gy, "gy");
+void CpuBackend::max_pool2d_backward_impl(const Tensor& x, const Tensor& gy, int k, int s,
+                                          Tensor& gx) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  STEADY_CHECK(k >= 1 && s >= 1 && h >= k && w >= k, "max_pool2d_backward: window ", k,
-               " stride ", s, " do not fit x ", x.str());
-  const int64_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  STEADY_CHECK(gy.shape() == Shape({n, c, ho, wo}), "max_pool2d_backward: gy ", gy.str(),
-               " does not match the pooled shape ", shape_str({n, c, ho, wo}), " of x ", x.str());
-  Tensor gx = Tensor::zeros(x.shape(), Device::CPU, x.dtype());
+  const int64_t ho = gy.size(2), wo = gy.size(3);
+  fill_impl(gx, 0.0);  // windows scatter into it
   const int64_t planes = n * c;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -132,15 +114,11 @@ Tensor CpuBackend::max_pool2d_backward(const Tensor& x, const Tensor& gy, int k,
           out[window_argmax(plane, w, oy * s, ox * s, k)] += g[oy * wo + ox];
     }
   });
-  return gx;
 }
 
-Tensor CpuBackend::upsample_nearest2d(const Tensor& x, int factor) {
-  check_nchw("upsample_nearest2d", x, "x");
-  STEADY_CHECK(factor >= 1, "upsample_nearest2d: factor must be positive, got ", factor);
+void CpuBackend::upsample_nearest2d_impl(const Tensor& x, int factor, Tensor& y) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   const int64_t ho = h * factor, wo = w * factor;
-  Tensor y = Tensor::empty({n, c, ho, wo}, Device::CPU, x.dtype());
   const int64_t planes = n * c;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -161,17 +139,11 @@ Tensor CpuBackend::upsample_nearest2d(const Tensor& x, int factor) {
       }
     }
   });
-  return y;
 }
 
-Tensor CpuBackend::upsample_nearest2d_backward(const Tensor& gy, int factor) {
-  check_nchw("upsample_nearest2d_backward", gy, "gy");
-  STEADY_CHECK(factor >= 1, "upsample_nearest2d_backward: factor must be positive, got ", factor);
+void CpuBackend::upsample_nearest2d_backward_impl(const Tensor& gy, int factor, Tensor& gx) {
   const int64_t n = gy.size(0), c = gy.size(1), ho = gy.size(2), wo = gy.size(3);
-  STEADY_CHECK(ho % factor == 0 && wo % factor == 0, "upsample_nearest2d_backward: gy ",
-               gy.str(), " is not a multiple of the factor ", factor);
   const int64_t h = ho / factor, w = wo / factor;
-  Tensor gx = Tensor::empty({n, c, h, w}, Device::CPU, gy.dtype());
   const int64_t planes = n * c;
   dispatch(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -192,16 +164,11 @@ Tensor CpuBackend::upsample_nearest2d_backward(const Tensor& gy, int factor) {
       }
     }
   });
-  return gx;
 }
 
-Tensor CpuBackend::resize_bilinear(const Tensor& x, int out_h, int out_w) {
-  check_nchw("resize_bilinear", x, "x");
-  STEADY_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear: output size ", out_h, "x", out_w,
-               " must be positive");
+void CpuBackend::resize_bilinear_impl(const Tensor& x, Tensor& y) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  STEADY_CHECK(h >= 1 && w >= 1, "resize_bilinear: empty input ", x.str());
-  Tensor y = Tensor::empty({n, c, out_h, out_w}, Device::CPU, x.dtype());
+  const int64_t out_h = y.size(2), out_w = y.size(3);
   const int64_t planes = n * c;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -224,16 +191,12 @@ Tensor CpuBackend::resize_bilinear(const Tensor& x, int out_h, int out_w) {
       }
     }
   });
-  return y;
 }
 
-Tensor CpuBackend::resize_bilinear_backward(const Tensor& gy, int in_h, int in_w) {
-  check_nchw("resize_bilinear_backward", gy, "gy");
-  STEADY_CHECK(in_h >= 1 && in_w >= 1, "resize_bilinear_backward: input size ", in_h, "x", in_w,
-               " must be positive");
+void CpuBackend::resize_bilinear_backward_impl(const Tensor& gy, Tensor& gx) {
   const int64_t n = gy.size(0), c = gy.size(1), out_h = gy.size(2), out_w = gy.size(3);
-  STEADY_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear_backward: empty gy ", gy.str());
-  Tensor gx = Tensor::zeros({n, c, in_h, in_w}, Device::CPU, gy.dtype());
+  const int64_t in_h = gx.size(2), in_w = gx.size(3);
+  fill_impl(gx, 0.0);  // output pixels scatter into it
   const int64_t planes = n * c;
   dispatch(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -259,27 +222,11 @@ Tensor CpuBackend::resize_bilinear_backward(const Tensor& gy, int in_h, int in_w
       }
     }
   });
-  return gx;
 }
 
-Tensor CpuBackend::concat_channels(const std::vector<Tensor>& xs) {
-  STEADY_CHECK(!xs.empty(), "concat_channels: no inputs");
+void CpuBackend::concat_channels_impl(const std::vector<Tensor>& xs, Tensor& y) {
   const Tensor& first = xs[0];
-  check_cpu("concat_channels", first, "input 0");
-  STEADY_CHECK(first.dim() >= 2, "concat_channels: inputs must be [N, C, ...], got ", first.str());
-  int64_t total_c = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    const Tensor& t = xs[i];
-    check_cpu("concat_channels", t, "an input");
-    bool match = t.dim() == first.dim() && t.dtype() == first.dtype();
-    for (int d = 0; match && d < t.dim(); ++d) match = d == 1 || t.size(d) == first.size(d);
-    STEADY_CHECK(match, "concat_channels: input ", i, " ", t.str(), " does not match input 0 ",
-                 first.str(), " outside the channel dimension");
-    total_c += t.size(1);
-  }
-  Shape out_shape = first.shape();
-  out_shape[1] = total_c;
-  Tensor y = Tensor::empty(out_shape, Device::CPU, first.dtype());
+  const int64_t total_c = y.size(1);
   const int64_t n = first.size(0);
   int64_t plane = 1;  // elements of one channel: H*W for NCHW
   for (int d = 2; d < first.dim(); ++d) plane *= first.size(d);
@@ -296,18 +243,10 @@ Tensor CpuBackend::concat_channels(const std::vector<Tensor>& xs) {
       c_offset += t.size(1);
     }
   }
-  return y;
 }
 
-Tensor CpuBackend::slice_channels(const Tensor& x, int64_t begin, int64_t end) {
-  check_cpu("slice_channels", x, "x");
-  STEADY_CHECK(x.dim() >= 2, "slice_channels: x must be [N, C, ...], got ", x.str());
-  const int64_t n = x.size(0), c = x.size(1);
-  STEADY_CHECK(0 <= begin && begin <= end && end <= c, "slice_channels: range [", begin, ", ",
-               end, ") out of the ", c, " channels of ", x.str());
-  Shape out_shape = x.shape();
-  out_shape[1] = end - begin;
-  Tensor y = Tensor::empty(out_shape, Device::CPU, x.dtype());
+void CpuBackend::slice_channels_impl(const Tensor& x, int64_t begin, Tensor& y) {
+  const int64_t n = x.size(0), c = x.size(1), end = begin + y.size(1);
   int64_t plane = 1;
   for (int d = 2; d < x.dim(); ++d) plane *= x.size(d);
   const size_t elem = dtype_size(x.dtype());
@@ -319,7 +258,6 @@ Tensor CpuBackend::slice_channels(const Tensor& x, int64_t begin, int64_t end) {
     if (block > 0)
       std::memcpy(out + b * block * elem, in + (b * c + begin) * plane * elem, block * elem);
   }
-  return y;
 }
 
 }  // namespace steady

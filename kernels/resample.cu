@@ -45,11 +45,6 @@ dim3 plane_grid(const char* op, int64_t planes, int64_t plane) {
               static_cast<unsigned>(std::max<int64_t>(by, 1)));
 }
 
-void check_nchw(const char* op, const Tensor& t, const char* what) {
-  cuda::check_cuda_f32(op, t, what);
-  check_dim(op, t, 4, what);
-}
-
 // ---- max pool
 
 // Index of the first maximum of the k x k window at (y0, x0) of a plane of width w; NaN wins
@@ -206,128 +201,68 @@ __global__ void resize_bilinear_backward_kernel(const float* gy, float* gx, int6
 
 }  // namespace
 
-Tensor CudaBackend::max_pool2d(const Tensor& x, int k, int s) {
-  check_nchw("max_pool2d", x, "x");
+void CudaBackend::max_pool2d_impl(const Tensor& x, int k, int s, Tensor& y) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  STEADY_CHECK(k >= 1 && s >= 1, "max_pool2d: window ", k, " and stride ", s,
-               " must be positive");
-  STEADY_CHECK(h >= k && w >= k, "max_pool2d: window ", k, " larger than the input ", x.str());
-  const int64_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  Tensor y = Tensor::empty({n, c, ho, wo}, Device::CUDA);
-  const int64_t total = y.numel();
-  if (total == 0) return y;
+  const int64_t ho = y.size(2), wo = y.size(3);
   max_pool_kernel<<<plane_grid("max_pool2d", n * c, ho * wo), kThreads, 0, cuda::stream()>>>(
       x.data<float>(), y.data<float>(), n * c, int(h), int(w), int(ho), int(wo), k, s);
   CUDA_CHECK_LAUNCH("max_pool_kernel");
-  return y;
 }
 
-Tensor CudaBackend::max_pool2d_backward(const Tensor& x, const Tensor& gy, int k, int s) {
-  check_nchw("max_pool2d_backward", x, "x");
-  check_nchw("max_pool2d_backward", gy, "gy");
+void CudaBackend::max_pool2d_backward_impl(const Tensor& x, const Tensor& gy, int k, int s,
+                                           Tensor& gx) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  STEADY_CHECK(k >= 1 && s >= 1 && h >= k && w >= k, "max_pool2d_backward: window ", k,
-               " stride ", s, " do not fit x ", x.str());
-  const int64_t ho = (h - k) / s + 1, wo = (w - k) / s + 1;
-  STEADY_CHECK(gy.shape() == Shape({n, c, ho, wo}), "max_pool2d_backward: gy ", gy.str(),
-               " does not match the pooled shape ", shape_str({n, c, ho, wo}), " of x ", x.str());
-  Tensor gx = Tensor::empty(x.shape(), Device::CUDA);
-  const int64_t total = gx.numel();
-  if (total == 0) return gx;
+  const int64_t ho = gy.size(2), wo = gy.size(3);
   max_pool_backward_kernel<<<plane_grid("max_pool2d_backward", n * c, h * w), kThreads, 0,
                              cuda::stream()>>>(x.data<float>(), gy.data<float>(), gx.data<float>(),
                                                n * c, int(h), int(w), int(ho), int(wo), k, s);
   CUDA_CHECK_LAUNCH("max_pool_backward_kernel");
-  return gx;
 }
 
-Tensor CudaBackend::upsample_nearest2d(const Tensor& x, int factor) {
-  check_nchw("upsample_nearest2d", x, "x");
-  STEADY_CHECK(factor >= 1, "upsample_nearest2d: factor must be positive, got ", factor);
+void CudaBackend::upsample_nearest2d_impl(const Tensor& x, int factor, Tensor& y) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  Tensor y = Tensor::empty({n, c, h * factor, w * factor}, Device::CUDA);
-  const int64_t total = y.numel();
-  if (total == 0) return y;
   upsample_nearest_kernel<<<plane_grid("upsample_nearest2d", n * c, h * factor * w * factor),
                             kThreads, 0, cuda::stream()>>>(x.data<float>(), y.data<float>(), n * c,
                                                            int(h), int(w), factor);
   CUDA_CHECK_LAUNCH("upsample_nearest_kernel");
-  return y;
 }
 
-Tensor CudaBackend::upsample_nearest2d_backward(const Tensor& gy, int factor) {
-  check_nchw("upsample_nearest2d_backward", gy, "gy");
-  STEADY_CHECK(factor >= 1, "upsample_nearest2d_backward: factor must be positive, got ", factor);
+void CudaBackend::upsample_nearest2d_backward_impl(const Tensor& gy, int factor, Tensor& gx) {
   const int64_t n = gy.size(0), c = gy.size(1), ho = gy.size(2), wo = gy.size(3);
-  STEADY_CHECK(ho % factor == 0 && wo % factor == 0, "upsample_nearest2d_backward: gy ",
-               gy.str(), " is not a multiple of the factor ", factor);
   const int64_t h = ho / factor, w = wo / factor;
-  Tensor gx = Tensor::empty({n, c, h, w}, Device::CUDA);
-  const int64_t total = gx.numel();
-  if (total == 0) return gx;
   plane_grid("upsample_nearest2d_backward", n * c, ho * wo);  // the gy plane is the larger
   upsample_nearest_backward_kernel<<<plane_grid("upsample_nearest2d_backward", n * c, h * w),
                                      kThreads, 0, cuda::stream()>>>(
       gy.data<float>(), gx.data<float>(), n * c, int(h), int(w), factor);
   CUDA_CHECK_LAUNCH("upsample_nearest_backward_kernel");
-  return gx;
 }
 
-Tensor CudaBackend::resize_bilinear(const Tensor& x, int out_h, int out_w) {
-  check_nchw("resize_bilinear", x, "x");
-  STEADY_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear: output size ", out_h, "x", out_w,
-               " must be positive");
+void CudaBackend::resize_bilinear_impl(const Tensor& x, Tensor& y) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  STEADY_CHECK(h >= 1 && w >= 1, "resize_bilinear: empty input ", x.str());
-  Tensor y = Tensor::empty({n, c, out_h, out_w}, Device::CUDA);
-  const int64_t total = y.numel();
-  if (total == 0) return y;
+  const int out_h = static_cast<int>(y.size(2)), out_w = static_cast<int>(y.size(3));
   plane_grid("resize_bilinear", n * c, h * w);  // the input plane too
   resize_bilinear_kernel<<<plane_grid("resize_bilinear", n * c, int64_t(out_h) * out_w), kThreads,
                            0, cuda::stream()>>>(x.data<float>(), y.data<float>(), n * c, int(h),
                                                 int(w), out_h, out_w);
   CUDA_CHECK_LAUNCH("resize_bilinear_kernel");
-  return y;
 }
 
-Tensor CudaBackend::resize_bilinear_backward(const Tensor& gy, int in_h, int in_w) {
-  check_nchw("resize_bilinear_backward", gy, "gy");
-  STEADY_CHECK(in_h >= 1 && in_w >= 1, "resize_bilinear_backward: input size ", in_h, "x", in_w,
-               " must be positive");
+void CudaBackend::resize_bilinear_backward_impl(const Tensor& gy, Tensor& gx) {
   const int64_t n = gy.size(0), c = gy.size(1), out_h = gy.size(2), out_w = gy.size(3);
-  STEADY_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear_backward: empty gy ", gy.str());
-  Tensor gx = Tensor::empty({n, c, in_h, in_w}, Device::CUDA);
-  const int64_t total = gx.numel();
-  if (total == 0) return gx;
+  const int in_h = static_cast<int>(gx.size(2)), in_w = static_cast<int>(gx.size(3));
   plane_grid("resize_bilinear_backward", n * c, out_h * out_w);  // the gy plane too
   resize_bilinear_backward_kernel<<<plane_grid("resize_bilinear_backward", n * c,
                                                int64_t(in_h) * in_w),
                                     kThreads, 0, cuda::stream()>>>(
       gy.data<float>(), gx.data<float>(), n * c, in_h, in_w, int(out_h), int(out_w));
   CUDA_CHECK_LAUNCH("resize_bilinear_backward_kernel");
-  return gx;
 }
 
 // Each input's block of channels is a strided copy: N rows of (its channels x plane) floats,
 // written at a pitch of (all channels x plane).
-Tensor CudaBackend::concat_channels(const std::vector<Tensor>& xs) {
-  STEADY_CHECK(!xs.empty(), "concat_channels: no inputs");
+void CudaBackend::concat_channels_impl(const std::vector<Tensor>& xs, Tensor& y) {
   const Tensor& first = xs[0];
-  cuda::check_cuda_f32("concat_channels", first, "input 0");
-  STEADY_CHECK(first.dim() >= 2, "concat_channels: inputs must be [N, C, ...], got ", first.str());
-  int64_t total_c = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    const Tensor& t = xs[i];
-    cuda::check_cuda_f32("concat_channels", t, "an input");
-    bool match = t.dim() == first.dim();
-    for (int d = 0; match && d < t.dim(); ++d) match = d == 1 || t.size(d) == first.size(d);
-    STEADY_CHECK(match, "concat_channels: input ", i, " ", t.str(), " does not match input 0 ",
-                 first.str(), " outside the channel dimension");
-    total_c += t.size(1);
-  }
-  Shape out_shape = first.shape();
-  out_shape[1] = total_c;
-  Tensor y = Tensor::empty(out_shape, Device::CUDA);
+  const int64_t total_c = y.size(1);
   const int64_t n = first.size(0);
   int64_t plane = 1;
   for (int d = 2; d < first.dim(); ++d) plane *= first.size(d);
@@ -342,18 +277,10 @@ Tensor CudaBackend::concat_channels(const std::vector<Tensor>& xs) {
     }
     c_offset += t.size(1);
   }
-  return y;
 }
 
-Tensor CudaBackend::slice_channels(const Tensor& x, int64_t begin, int64_t end) {
-  cuda::check_cuda_f32("slice_channels", x, "x");
-  STEADY_CHECK(x.dim() >= 2, "slice_channels: x must be [N, C, ...], got ", x.str());
-  const int64_t n = x.size(0), c = x.size(1);
-  STEADY_CHECK(0 <= begin && begin <= end && end <= c, "slice_channels: range [", begin, ", ",
-               end, ") out of the ", c, " channels of ", x.str());
-  Shape out_shape = x.shape();
-  out_shape[1] = end - begin;
-  Tensor y = Tensor::empty(out_shape, Device::CUDA);
+void CudaBackend::slice_channels_impl(const Tensor& x, int64_t begin, Tensor& y) {
+  const int64_t n = x.size(0), c = x.size(1), end = begin + y.size(1);
   int64_t plane = 1;
   for (int d = 2; d < x.dim(); ++d) plane *= x.size(d);
   const size_t width = static_cast<size_t>((end - begin) * plane) * sizeof(float);
@@ -363,7 +290,6 @@ Tensor CudaBackend::slice_channels(const Tensor& x, int64_t begin, int64_t end) 
                                  src_pitch, width, static_cast<size_t>(n),
                                  cudaMemcpyDeviceToDevice, cuda::stream()));
   }
-  return y;
 }
 
 }  // namespace steady

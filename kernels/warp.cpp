@@ -20,13 +20,6 @@ namespace steady {
 
 namespace {
 
-std::vector<double> matrices_of(const char* op, const Tensor& matrix, int64_t n) {
-  STEADY_CHECK(matrix.defined() && matrix.dim() == 2 && matrix.size(0) == n && matrix.size(1) == 6,
-               op, ": matrix must be [", n, ", 6], got ", matrix.str());
-  cpu_kernel::check_cpu(op, matrix, "matrix");
-  return cpu_kernel::values(matrix);
-}
-
 template <class T>
 void warp_plane_forward(const T* in, T* out, int64_t H, int64_t W, const double* m) {
   for (int64_t y = 0; y < H; ++y)
@@ -60,13 +53,9 @@ void warp_plane_adjoint(const T* gy, T* gx, int64_t H, int64_t W, const double* 
 // Runs plane_fn(src_plane, out_plane, H, W, matrix) over every [H,W] plane of a [N,C,H,W]
 // tensor, each plane with its sample's matrix.
 template <class PlaneFn>
-Tensor warp_planes(const char* op, const Tensor& src, const char* what, const Tensor& matrix,
-                   PlaneFn plane_fn) {
-  cpu_kernel::check_cpu(op, src, what);
-  check_dim(op, src, 4, what);
+void warp_planes(const Tensor& src, const Tensor& matrix, Tensor& out, PlaneFn plane_fn) {
   const int64_t N = src.size(0), C = src.size(1), H = src.size(2), W = src.size(3);
-  std::vector<double> m = matrices_of(op, matrix, N);
-  Tensor out = Tensor::empty(src.shape(), Device::CPU, src.dtype());
+  const std::vector<double> m = cpu_kernel::values(matrix);
   cpu_kernel::dispatch(src.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const T* in = src.data<T>();
@@ -75,31 +64,24 @@ Tensor warp_planes(const char* op, const Tensor& src, const char* what, const Te
     for (int64_t p = 0; p < N * C; ++p)
       plane_fn(in + p * H * W, o + p * H * W, H, W, m.data() + 6 * (p / C));
   });
-  return out;
 }
 
 }  // namespace
 
-Tensor CpuBackend::warp_affine_forward(const Tensor& x, const Tensor& matrix) {
-  return warp_planes("warp_affine_forward", x, "x", matrix, [](auto... args) {
-    warp_plane_forward(args...);
-  });
+void CpuBackend::warp_affine_forward_impl(const Tensor& x, const Tensor& matrix, Tensor& y) {
+  warp_planes(x, matrix, y, [](auto... args) { warp_plane_forward(args...); });
 }
 
-Tensor CpuBackend::warp_affine_backward(const Tensor& gy, const Tensor& matrix) {
-  return warp_planes("warp_affine_backward", gy, "gy", matrix, [](auto... args) {
-    warp_plane_adjoint(args...);
-  });
+void CpuBackend::warp_affine_backward_impl(const Tensor& gy, const Tensor& matrix, Tensor& gx) {
+  warp_planes(gy, matrix, gx, [](auto... args) { warp_plane_adjoint(args...); });
 }
 
-Tensor CpuBackend::warp_valid_mask(const Tensor& matrix, int64_t n, int64_t h, int64_t w) {
-  cpu_kernel::check_cpu("warp_valid_mask", matrix, "matrix");
-  STEADY_CHECK(n >= 0 && h > 0 && w > 0, "warp_valid_mask: bad size ", n, "x", h, "x", w);
-  std::vector<double> m = matrices_of("warp_valid_mask", matrix, n);
-  Tensor out = Tensor::empty({n, 1, h, w}, Device::CPU, matrix.dtype());  // the matrix's dtype
-  cpu_kernel::dispatch(matrix.dtype(), [&](auto zero) {
+void CpuBackend::warp_valid_mask_impl(const Tensor& matrix, Tensor& mask) {
+  const int64_t n = mask.size(0), h = mask.size(2), w = mask.size(3);
+  const std::vector<double> m = cpu_kernel::values(matrix);
+  cpu_kernel::dispatch(mask.dtype(), [&](auto zero) {
     using T = decltype(zero);
-    T* o = out.data<T>();
+    T* o = mask.data<T>();
     for (int64_t i = 0; i < n; ++i)
       for (int64_t y = 0; y < h; ++y)
         for (int64_t x = 0; x < w; ++x) {
@@ -108,7 +90,6 @@ Tensor CpuBackend::warp_valid_mask(const Tensor& matrix, int64_t n, int64_t h, i
           o[(i * h + y) * w + x] = warp::valid(xs, ys, h, w) ? T(1) : T(0);
         }
   });
-  return out;
 }
 
 }  // namespace steady

@@ -13,7 +13,7 @@
 //   warp_valid_mask:      1 where the sample point lies in [0, W-1] x [0, H-1].
 // Tested against the CPU twin in tests/gpu_warp.cpp (forward, adjoint, mask; strong and
 // degenerate matrices; repeat runs bitwise equal).
-#include "engine/cuda/checks.h"
+#include "engine/cuda/launch.cuh"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/runtime.h"
 #include "kernels/warp.cuh"
@@ -23,16 +23,12 @@ namespace steady {
 
 namespace {
 
-constexpr int kThreads = 256;
-
-#define WARP_GRID_STRIDE_LOOP(i, n)                                                        \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+constexpr int kThreads = cuda::kFlatThreads;
 
 __global__ void warp_forward_kernel(const float* x, const float* mats, float* out, int64_t n,
                                     int64_t c, int64_t h, int64_t w) {
   const int64_t hw = h * w;
-  WARP_GRID_STRIDE_LOOP(idx, n * hw) {
+  STEADY_GRID_STRIDE_LOOP(idx, n * hw) {
     const int64_t s = idx / hw, pix = idx - s * hw;
     const int64_t y = pix / w, xx = pix - y * w;
     double sx, sy;
@@ -48,7 +44,7 @@ __global__ void warp_forward_kernel(const float* x, const float* mats, float* ou
 __global__ void warp_mask_kernel(const float* mats, float* out, int64_t n, int64_t h,
                                  int64_t w) {
   const int64_t hw = h * w;
-  WARP_GRID_STRIDE_LOOP(idx, n * hw) {
+  STEADY_GRID_STRIDE_LOOP(idx, n * hw) {
     const int64_t s = idx / hw, pix = idx - s * hw;
     const int64_t y = pix / w, xx = pix - y * w;
     double sx, sy;
@@ -64,7 +60,7 @@ __global__ void warp_adjoint_gather_kernel(const float* gy, const float* mats, f
                                            int64_t n, int64_t c, int64_t h, int64_t w,
                                            float sign) {
   const int64_t hw = h * w;
-  WARP_GRID_STRIDE_LOOP(idx, n * hw) {
+  STEADY_GRID_STRIDE_LOOP(idx, n * hw) {
     const int64_t s = idx / hw, pix = idx - s * hw;
     const int64_t j = pix / w, i = pix - j * w;
     const float* m = mats + 6 * s;
@@ -90,12 +86,6 @@ __global__ void warp_adjoint_gather_kernel(const float* gy, const float* mats, f
   }
 }
 
-void check_matrix(const char* op, const Tensor& matrix, int64_t n) {
-  cuda::check_cuda_f32(op, matrix, "matrix");
-  STEADY_CHECK(matrix.dim() == 2 && matrix.size(0) == n && matrix.size(1) == 6, op,
-               ": matrix must be [", n, ", 6], got ", matrix.str());
-}
-
 }  // namespace
 
 namespace cuda {
@@ -111,39 +101,20 @@ void warp_adjoint(const float* gy, const float* mats, float* gx, int64_t n, int6
 
 }  // namespace cuda
 
-Tensor CudaBackend::warp_affine_forward(const Tensor& x, const Tensor& matrix) {
-  cuda::check_cuda_f32("warp_affine_forward", x, "x");
-  check_dim("warp_affine_forward", x, 4, "x");
+void CudaBackend::warp_affine_forward_impl(const Tensor& x, const Tensor& matrix, Tensor& y) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  check_matrix("warp_affine_forward", matrix, n);
-  Tensor out = Tensor::empty(x.shape(), Device::CUDA);
-  const int64_t pixels = n * h * w;
-  if (pixels == 0 || c == 0) return out;
-  warp_forward_kernel<<<cuda::grid_for(pixels, kThreads), kThreads, 0, cuda::stream()>>>(
-      x.data<float>(), matrix.data<float>(), out.data<float>(), n, c, h, w);
-  CUDA_CHECK_LAUNCH("warp_forward_kernel");
-  return out;
+  STEADY_LAUNCH_FLAT(warp_forward_kernel, n * h * w, x.data<float>(), matrix.data<float>(),
+                     y.data<float>(), n, c, h, w);
 }
 
-Tensor CudaBackend::warp_affine_backward(const Tensor& gy, const Tensor& matrix) {
-  cuda::check_cuda_f32("warp_affine_backward", gy, "gy");
-  check_dim("warp_affine_backward", gy, 4, "gy");
+void CudaBackend::warp_affine_backward_impl(const Tensor& gy, const Tensor& matrix, Tensor& gx) {
   const int64_t n = gy.size(0), c = gy.size(1), h = gy.size(2), w = gy.size(3);
-  check_matrix("warp_affine_backward", matrix, n);
-  Tensor gx = Tensor::empty(gy.shape(), Device::CUDA);
   cuda::warp_adjoint(gy.data<float>(), matrix.data<float>(), gx.data<float>(), n, c, h, w, 1.f);
-  return gx;
 }
 
-Tensor CudaBackend::warp_valid_mask(const Tensor& matrix, int64_t n, int64_t h, int64_t w) {
-  STEADY_CHECK(n >= 0 && h > 0 && w > 0, "warp_valid_mask: bad size ", n, "x", h, "x", w);
-  check_matrix("warp_valid_mask", matrix, n);
-  Tensor out = Tensor::empty({n, 1, h, w}, Device::CUDA);
-  if (n == 0) return out;
-  warp_mask_kernel<<<cuda::grid_for(n * h * w, kThreads), kThreads, 0, cuda::stream()>>>(
-      matrix.data<float>(), out.data<float>(), n, h, w);
-  CUDA_CHECK_LAUNCH("warp_mask_kernel");
-  return out;
+void CudaBackend::warp_valid_mask_impl(const Tensor& matrix, Tensor& mask) {
+  const int64_t n = mask.size(0), h = mask.size(2), w = mask.size(3);
+  STEADY_LAUNCH_FLAT(warp_mask_kernel, n * h * w, matrix.data<float>(), mask.data<float>(), n, h, w);
 }
 
 }  // namespace steady
