@@ -121,6 +121,48 @@ Tensor Backend::binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   return out;
 }
 
+void Backend::maximum_backward(const Tensor& a, const Tensor& b, const Tensor& gy, Tensor& ga,
+                               Tensor& gb) {
+  const char* op = "maximum_backward";
+  check_operand(op, a, "a");
+  check_operand(op, b, "b");
+  check_operand(op, gy, "gy");
+  check_same_shape(op, a, b);
+  check_same_shape(op, a, gy);
+  check_same_dtype(op, a, "a", b, "b");
+  check_same_dtype(op, a, "a", gy, "gy");
+  ga = Tensor::empty(a.shape(), device(), a.dtype());
+  gb = Tensor::empty(a.shape(), device(), a.dtype());
+  if (a.numel() > 0) maximum_backward_impl(a, b, gy, ga, gb);
+}
+
+Tensor Backend::max_channels(const Tensor& x) {
+  const char* op = "max_channels";
+  check_operand(op, x, "x");
+  channel_plane(op, x, "x");
+  STEADY_CHECK(x.size(1) >= 1, op, ": x has no channels: ", x.str());
+  Shape shape = x.shape();
+  shape[1] = 1;
+  Tensor out = Tensor::empty(shape, device(), x.dtype());
+  if (out.numel() > 0) max_channels_impl(x, out);
+  return out;
+}
+
+Tensor Backend::mul_channels(const Tensor& x, const Tensor& m) {
+  const char* op = "mul_channels";
+  check_operand(op, x, "x");
+  check_operand(op, m, "m");
+  channel_plane(op, x, "x");
+  Shape expected = x.shape();
+  expected[1] = 1;
+  STEADY_CHECK(m.shape() == expected, op, ": m ", m.str(), " must be ", shape_str(expected),
+               " for x ", x.str());
+  check_same_dtype(op, x, "x", m, "m");
+  Tensor out = Tensor::empty(x.shape(), device(), x.dtype());
+  if (out.numel() > 0) mul_channels_impl(x, m, out);
+  return out;
+}
+
 Tensor Backend::scale_shift(const Tensor& x, double scale, double shift) {
   check_operand("scale_shift", x, "x");
   Tensor out = Tensor::empty(x.shape(), device(), x.dtype());

@@ -120,6 +120,13 @@ class Backend {
   Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy,
                         float slope);
   Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);  // same shapes
+  // The gradients of maximum(a, b): gy where that input is the larger, gy/2 to each on a tie
+  // (torch.maximum's rule), 0 otherwise (and for NaN).
+  void maximum_backward(const Tensor& a, const Tensor& b, const Tensor& gy, Tensor& ga,
+                        Tensor& gb);
+  Tensor max_channels(const Tensor& x);  // [N,C,...] -> [N,1,...], the maximum over channels
+  // x [N,C,...] times m [N,1,...], m broadcast over the channels
+  Tensor mul_channels(const Tensor& x, const Tensor& m);
   Tensor scale_shift(const Tensor& x, double scale, double shift);  // x*scale+shift
   void accumulate(Tensor& dst, const Tensor& src, double alpha = 1.0);  // dst += alpha*src
   Tensor sum(const Tensor& x);  // [1]

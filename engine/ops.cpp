@@ -137,8 +137,7 @@ Var batch_norm_frozen(const Var& x, const Var& gamma, const Var& beta, const Bat
                                                     state.eps));
     BatchNormSaved saved;
     saved.mean = state.running_mean;
-    saved.invstd = bk.unary(UnaryOp::Exp, bk.scale_shift(bk.unary(UnaryOp::Log,
-                                bk.scale_shift(state.running_var, 1.0, state.eps), 0.f), -0.5, 0.0), 0.f);
+    saved.invstd = exp(scale(log(affine(state.running_var, 1.0, state.eps)), -0.5));
     Tensor gg, gb;
     bk.batch_norm_backward(in(self, 0).value, g, saved, self.grad, gg, gb);
     accumulate_grad(in(self, 1), gg);
@@ -169,11 +168,11 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, BatchNormState& 
 }
 
 namespace {
-Var binary_op(BinaryOp op, const char* name, const Var& a, const Var& b) {
+Var binary_op(BinaryOp op, const Var& a, const Var& b) {
+  const char* name = op_name(op);
   check_same_shape(name, a.value(), b.value());
   Tensor y = be(a).binary(op, a.value(), b.value());
   return Var::make(y, name, {a, b}, [op](Node& self) {
-    Backend& bk = backend_of(self.grad);
     Node& na = in(self, 0);
     Node& nb = in(self, 1);
     switch (op) {
@@ -183,44 +182,58 @@ Var binary_op(BinaryOp op, const char* name, const Var& a, const Var& b) {
         break;
       case BinaryOp::Sub:
         accumulate_grad(na, self.grad);
-        if (nb.requires_grad) accumulate_grad(nb, bk.scale_shift(self.grad, -1.0, 0.0));
+        if (nb.requires_grad) accumulate_grad(nb, scale(self.grad, -1.0));
         break;
       case BinaryOp::Mul:
-        if (na.requires_grad) accumulate_grad(na, bk.binary(BinaryOp::Mul, self.grad, nb.value));
-        if (nb.requires_grad) accumulate_grad(nb, bk.binary(BinaryOp::Mul, self.grad, na.value));
+        if (na.requires_grad) accumulate_grad(na, mul(self.grad, nb.value));
+        if (nb.requires_grad) accumulate_grad(nb, mul(self.grad, na.value));
         break;
+      case BinaryOp::Max: {
+        Tensor ga, gb;
+        backend_of(self.grad).maximum_backward(na.value, nb.value, self.grad, ga, gb);
+        accumulate_grad(na, ga);
+        accumulate_grad(nb, gb);
+        break;
+      }
     }
   });
 }
 
-Var unary_op(UnaryOp op, const char* name, const Var& x, float slope) {
+Var unary_op(UnaryOp op, const Var& x, float slope) {
   Tensor y = be(x).unary(op, x.value(), slope);
   // Sigmoid, tanh and exp differentiate through y; relu, leaky_relu and log through x.
-  return Var::make(y, name, {x}, [op, slope, y](Node& self) {
+  return Var::make(y, op_name(op), {x}, [op, slope, y](Node& self) {
     accumulate_grad(in(self, 0), backend_of(self.grad).unary_backward(op, in(self, 0).value, y,
                                                                       self.grad, slope));
   });
 }
 }  // namespace
 
-Var add(const Var& a, const Var& b) { return binary_op(BinaryOp::Add, "add", a, b); }
-Var sub(const Var& a, const Var& b) { return binary_op(BinaryOp::Sub, "sub", a, b); }
-Var mul(const Var& a, const Var& b) { return binary_op(BinaryOp::Mul, "mul", a, b); }
+Var add(const Var& a, const Var& b) { return binary_op(BinaryOp::Add, a, b); }
+Var sub(const Var& a, const Var& b) { return binary_op(BinaryOp::Sub, a, b); }
+Var mul(const Var& a, const Var& b) { return binary_op(BinaryOp::Mul, a, b); }
+Var maximum(const Var& a, const Var& b) { return binary_op(BinaryOp::Max, a, b); }
+
+Var mul_channels(const Var& x, const Tensor& m) {
+  return Var::make(mul_channels(x.value(), m), "mul_channels", {x}, [m](Node& self) {
+    accumulate_grad(in(self, 0), mul_channels(self.grad, m));
+  });
+}
 
 Var scale_shift(const Var& x, double s, double t) {
   Tensor y = be(x).scale_shift(x.value(), s, t);
   return Var::make(y, "scale_shift", {x}, [s](Node& self) {
-    accumulate_grad(in(self, 0), backend_of(self.grad).scale_shift(self.grad, s, 0.0));
+    accumulate_grad(in(self, 0), scale(self.grad, s));
   });
 }
 Var scale(const Var& x, double s) { return scale_shift(x, s, 0.0); }
 
-Var relu(const Var& x) { return unary_op(UnaryOp::Relu, "relu", x, 0.f); }
-Var leaky_relu(const Var& x, float slope) { return unary_op(UnaryOp::LeakyRelu, "leaky_relu", x, slope); }
-Var sigmoid(const Var& x) { return unary_op(UnaryOp::Sigmoid, "sigmoid", x, 0.f); }
-Var tanh(const Var& x) { return unary_op(UnaryOp::Tanh, "tanh", x, 0.f); }
-Var exp(const Var& x) { return unary_op(UnaryOp::Exp, "exp", x, 0.f); }
-Var log(const Var& x) { return unary_op(UnaryOp::Log, "log", x, 0.f); }
+Var relu(const Var& x) { return unary_op(UnaryOp::Relu, x, 0.f); }
+Var leaky_relu(const Var& x, float slope) { return unary_op(UnaryOp::LeakyRelu, x, slope); }
+Var sigmoid(const Var& x) { return unary_op(UnaryOp::Sigmoid, x, 0.f); }
+Var tanh(const Var& x) { return unary_op(UnaryOp::Tanh, x, 0.f); }
+Var exp(const Var& x) { return unary_op(UnaryOp::Exp, x, 0.f); }
+Var log(const Var& x) { return unary_op(UnaryOp::Log, x, 0.f); }
 
 Var sum(const Var& x) {
   Tensor y = be(x).sum(x.value());
@@ -241,6 +254,18 @@ Var warp_affine(const Var& x, const Tensor& matrix) {
   Tensor y = be(x).warp_affine_forward(x.value(), matrix);
   return Var::make(y, "warp_affine", {x}, [matrix](Node& self) {
     accumulate_grad(in(self, 0), backend_of(self.grad).warp_affine_backward(self.grad, matrix));
+  });
+}
+
+Var reg_loss(RegKind kind, const Var& fx, const Var& ftx, const Tensor& y, const Tensor& matrix,
+             const Tensor& mask) {
+  RegLoss r = be(fx).reg_loss(kind, fx.value(), ftx.value(), y, matrix, mask);
+  Tensor gfx = r.grad_fx, gftx = r.grad_ftx;
+  return Var::make(r.loss, "reg_loss", {fx, ftx}, [gfx, gftx](Node& self) {
+    // Scale by the upstream gradient without leaving the device (no host sync).
+    Tensor up = backend_of(self.grad).broadcast_scalar(self.grad, gfx.shape(), 1.0);
+    if (in(self, 0).requires_grad) accumulate_grad(in(self, 0), mul(up, gfx));
+    if (in(self, 1).requires_grad) accumulate_grad(in(self, 1), mul(up, gftx));
   });
 }
 

@@ -5,6 +5,7 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
+#include "engine/tensor_ops.h"
 
 namespace steady {
 
@@ -36,6 +37,9 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, BatchNormState& 
 Var add(const Var& a, const Var& b);
 Var sub(const Var& a, const Var& b);
 Var mul(const Var& a, const Var& b);
+Var maximum(const Var& a, const Var& b);  // ties split the gradient evenly, as torch.maximum
+// x [N,C,H,W] times the constant m [N,1,H,W] broadcast over channels (a mask)
+Var mul_channels(const Var& x, const Tensor& m);
 Var scale(const Var& x, double s);           // s * x
 Var scale_shift(const Var& x, double s, double t);  // s * x + t
 Var relu(const Var& x);
@@ -50,5 +54,11 @@ Var mse(const Var& a, const Var& b);  // mean((a - b)^2), [1]
 
 // Bilinear affine warp per sample (matrix [N,6], a constant); gradient through the exact adjoint.
 Var warp_affine(const Var& x, const Tensor& matrix);
+
+// The fused regularization loss of backend.h (RegKind) as a differentiable op of fx and ftx; y,
+// matrix and mask are constants. The kernel computes both gradients with the value; backward
+// only scales them by the upstream gradient.
+Var reg_loss(RegKind kind, const Var& fx, const Var& ftx, const Tensor& y, const Tensor& matrix,
+             const Tensor& mask);
 
 }  // namespace steady

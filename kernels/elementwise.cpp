@@ -1,6 +1,7 @@
 // Elementwise ops and reductions on the CPU: fill, the unary activations (relu, leaky relu,
-// sigmoid, tanh, exp, log) and their gradients, add/sub/mul/maximum, x*scale+shift, dst += alpha*src,
-// sum and the broadcast of a scalar. float32 and float64, OpenMP over elements for large inputs.
+// sigmoid, tanh, exp, log) and their gradients, add/sub/mul/maximum (and maximum's gradient),
+// the maximum over channels, the product with a per-pixel map broadcast over channels,
+// x*scale+shift, dst += alpha*src, sum and the broadcast of a scalar. float32 and float64, OpenMP over elements for large inputs.
 // This is the CPU twin of kernels/elementwise.cu (the per-element formulas shared through
 // kernels/elementwise_math.h; arguments checked in engine/backend.cpp) and the reference it is
 // checked against. sum is deterministic: it adds fixed-size chunks in double, each chunk in
@@ -122,6 +123,58 @@ void CpuBackend::binary_impl(BinaryOp op, const Tensor& a, const Tensor& b, Tens
       case BinaryOp::Mul: return run(std::integral_constant<BinaryOp, BinaryOp::Mul>{});
       case BinaryOp::Max: return run(std::integral_constant<BinaryOp, BinaryOp::Max>{});
     }
+  });
+}
+
+void CpuBackend::maximum_backward_impl(const Tensor& a, const Tensor& b, const Tensor& gy,
+                                       Tensor& ga, Tensor& gb) {
+  const int64_t n = a.numel();
+  dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* ap = a.data<T>();
+    const T* bp = b.data<T>();
+    const T* g = gy.data<T>();
+    T* gap = ga.data<T>();
+    T* gbp = gb.data<T>();
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      gap[i] = g[i] * binary::maximum_grad_share(ap[i], bp[i]);
+      gbp[i] = g[i] * binary::maximum_grad_share(bp[i], ap[i]);
+    }
+  });
+}
+
+void CpuBackend::max_channels_impl(const Tensor& x, Tensor& out) {
+  const int64_t n = x.size(0), c = x.size(1), plane = out.numel() / n;
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    T* o = out.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelThreshold) schedule(static)
+    for (int64_t s = 0; s < n; ++s) {
+      const T* in = xp + s * c * plane;
+      T* dst = o + s * plane;
+      std::copy(in, in + plane, dst);
+      for (int64_t ch = 1; ch < c; ++ch)
+        for (int64_t i = 0; i < plane; ++i)
+          dst[i] = binary::apply(BinaryOp::Max, dst[i], in[ch * plane + i]);
+    }
+  });
+}
+
+void CpuBackend::mul_channels_impl(const Tensor& x, const Tensor& m, Tensor& out) {
+  const int64_t n = x.size(0), c = x.size(1), plane = m.numel() / n;
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    const T* mp = m.data<T>();
+    T* o = out.data<T>();
+#pragma omp parallel for collapse(2) if (x.numel() > kParallelThreshold) schedule(static)
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const int64_t base = (s * c + ch) * plane;
+        for (int64_t i = 0; i < plane; ++i) o[base + i] = xp[base + i] * mp[s * plane + i];
+      }
   });
 }
 

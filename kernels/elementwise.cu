@@ -1,6 +1,8 @@
 // Elementwise ops and the sum on CUDA, float32: fill, the unary activations (relu, leaky relu,
-// sigmoid, tanh, exp, log) and their gradients, add/sub/mul/maximum, x*scale+shift, dst += alpha*src,
-// sum and the broadcast of a scalar. One thread per element in grid-stride loops.
+// sigmoid, tanh, exp, log) and their gradients, add/sub/mul/maximum (and maximum's gradient),
+// the maximum over channels, the product with a per-pixel map broadcast over channels,
+// x*scale+shift, dst += alpha*src, sum and the broadcast of a scalar. One thread per element in
+// grid-stride loops.
 // CPU twin: kernels/elementwise.cpp; the formulas are the same expressions, with products that
 // feed an addition rounded on their own (__fmul_rn) so the compiler does not fuse them into an
 // FMA the CPU does not do. sum is deterministic without atomics: each block adds a fixed chunk
@@ -39,6 +41,34 @@ __global__ void unary_backward_kernel(UnaryOp op, const float* operand, bool use
 __global__ void binary_kernel(BinaryOp op, const float* a, const float* b, float* out,
                               int64_t n) {
   STEADY_GRID_STRIDE_LOOP(i, n) out[i] = binary::apply(op, a[i], b[i]);
+}
+
+__global__ void maximum_backward_kernel(const float* a, const float* b, const float* gy,
+                                        float* ga, float* gb, int64_t n) {
+  STEADY_GRID_STRIDE_LOOP(i, n) {
+    ga[i] = gy[i] * binary::maximum_grad_share(a[i], b[i]);
+    gb[i] = gy[i] * binary::maximum_grad_share(b[i], a[i]);
+  }
+}
+
+// One thread per pixel of one sample: the channels in order, as the CPU twin.
+__global__ void max_channels_kernel(const float* x, float* out, int64_t n, int64_t c,
+                                    int64_t plane) {
+  STEADY_GRID_STRIDE_LOOP(i, n * plane) {
+    const int64_t s = i / plane, p = i - s * plane;
+    const float* in = x + s * c * plane + p;
+    float m = in[0];
+    for (int64_t ch = 1; ch < c; ++ch) m = binary::apply(BinaryOp::Max, m, in[ch * plane]);
+    out[i] = m;
+  }
+}
+
+__global__ void mul_channels_kernel(const float* x, const float* m, float* out, int64_t total,
+                                    int64_t c, int64_t plane) {
+  STEADY_GRID_STRIDE_LOOP(i, total) {
+    const int64_t p = i % plane, s = i / (c * plane);
+    out[i] = x[i] * m[s * plane + p];
+  }
 }
 
 __global__ void scale_shift_kernel(const float* x, float* out, float scale, float shift,
@@ -100,6 +130,25 @@ void CudaBackend::unary_backward_impl(UnaryOp op, const Tensor& operand, bool us
 void CudaBackend::binary_impl(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   const int64_t n = a.numel();
   STEADY_LAUNCH_FLAT(binary_kernel, n, op, a.data<float>(), b.data<float>(), out.data<float>(), n);
+}
+
+void CudaBackend::maximum_backward_impl(const Tensor& a, const Tensor& b, const Tensor& gy,
+                                        Tensor& ga, Tensor& gb) {
+  const int64_t n = a.numel();
+  STEADY_LAUNCH_FLAT(maximum_backward_kernel, n, a.data<float>(), b.data<float>(),
+                     gy.data<float>(), ga.data<float>(), gb.data<float>(), n);
+}
+
+void CudaBackend::max_channels_impl(const Tensor& x, Tensor& out) {
+  const int64_t n = x.size(0), plane = out.numel() / n;
+  STEADY_LAUNCH_FLAT(max_channels_kernel, n * plane, x.data<float>(), out.data<float>(), n,
+                     x.size(1), plane);
+}
+
+void CudaBackend::mul_channels_impl(const Tensor& x, const Tensor& m, Tensor& out) {
+  const int64_t total = x.numel(), plane = m.numel() / x.size(0);
+  STEADY_LAUNCH_FLAT(mul_channels_kernel, total, x.data<float>(), m.data<float>(),
+                     out.data<float>(), total, x.size(1), plane);
 }
 
 void CudaBackend::scale_shift_impl(const Tensor& x, double scale, double shift, Tensor& out) {

@@ -85,5 +85,12 @@ STEADY_ELEMENTWISE_HD T apply(BinaryOp op, T a, T b) {
   return a;
 }
 
+// The share of the upstream gradient that goes to a in maximum(a, b) (b's is the same with the
+// two swapped): all of it where a is the larger, half on a tie, none otherwise.
+template <class T>
+STEADY_ELEMENTWISE_HD T maximum_grad_share(T a, T b) {
+  return a > b ? T(1) : (a == b ? T(0.5) : T(0));
+}
+
 }  // namespace binary
 }  // namespace steady

@@ -33,53 +33,28 @@ Var batch_half(const Var& v, int half) {
   return slice_batch(v, half * b, (half + 1) * b);
 }
 
-// max(a, b) elementwise = relu(a - b) + b.
-Tensor maximum(const Tensor& a, const Tensor& b) {
-  Backend& be = backend_of(a);
-  return be.binary(BinaryOp::Add, be.unary(UnaryOp::Relu, be.binary(BinaryOp::Sub, a, b), 0.f), b);
-}
-
-// The fused kernel as a differentiable op of fx and ftx.
-Var fused_reg_loss(RegKind kind, const Var& fx, const Var& ftx, const Tensor& y,
-                   const Tensor& matrix, const Tensor& mask) {
-  RegLoss r = backend_of(fx.value()).reg_loss(kind, fx.value(), ftx.value(), y, matrix, mask);
-  Tensor gfx = r.grad_fx, gftx = r.grad_ftx;
-  return Var::make(r.loss, "reg_loss", {fx, ftx}, [gfx, gftx](Node& self) {
-    // Scale by the upstream gradient without leaving the device (no host sync).
-    Backend& be = backend_of(self.grad);
-    Tensor up = be.broadcast_scalar(self.grad, gfx.shape(), 1.0);
-    if (self.inputs[0]->requires_grad)
-      accumulate_grad(*self.inputs[0], be.binary(BinaryOp::Mul, up, gfx));
-    if (self.inputs[1]->requires_grad)
-      accumulate_grad(*self.inputs[1], be.binary(BinaryOp::Mul, up, gftx));
-  });
-}
-
 // The same loss from plain ops: the reference the fused kernel is tested against.
 Var composed_reg_loss(RegKind kind, const Var& fx, const Var& ftx, const Tensor& y,
                       const Tensor& matrix, const Tensor& mask) {
-  Backend& be = backend_of(fx.value());
   const Shape& s = fx.shape();
   Tensor m = mask.defined() ? mask : Tensor::full({s[0], 1, s[2], s[3]}, 1.0, fx.device(), fx.value().dtype());
-  std::vector<Tensor> channels(s[1], m);
-  Var m_c(be.concat_channels(channels));
   Var d;
   switch (kind) {
     case RegKind::Stability: d = sub(fx, ftx); break;
     case RegKind::TransInv: d = sub(ftx, warp_affine(fx, matrix)); break;
     case RegKind::Jacobian:
-      d = sub(sub(ftx, Var(be.warp_affine_forward(y, matrix))), sub(fx, Var(y)));
+      d = sub(sub(ftx, Var(warp_affine(y, matrix))), sub(fx, Var(y)));
       break;
-    case RegKind::Augment: d = sub(ftx, Var(be.warp_affine_forward(y, matrix))); break;
+    case RegKind::Augment: d = sub(ftx, Var(warp_affine(y, matrix))); break;
   }
-  double denom = std::max(1.0, static_cast<double>(s[1]) * be.sum(m).item());
-  return scale(sum(mul(m_c, mul(d, d))), 1.0 / denom);
+  double denom = std::max(1.0, static_cast<double>(s[1]) * sum(m).item());
+  return scale(sum(mul_channels(mul(d, d), m)), 1.0 / denom);
 }
 
 }  // namespace
 
 Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) {
-  return fused_reg_loss(RegKind::Stability, prediction, Var(target), target, Tensor(), mask);
+  return reg_loss(RegKind::Stability, prediction, Var(target), target, Tensor(), mask);
 }
 
 void draw_step(const RegConfig& config, const Shape& x_shape, Device device, DType dtype, Rng& rng,
@@ -140,13 +115,13 @@ RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Te
   if (config.mode == RegMode::StabilityNoise) {
     STEADY_CHECK(draws.noise.defined() && draws.noise.shape() == xv.shape(),
                  "regularized_loss: stability-noise needs noise of x's shape ", xv.str());
-    partner = be.binary(BinaryOp::Add, xv, draws.noise);
+    partner = add(xv, draws.noise);
   } else {
     STEADY_CHECK(draws.matrices.defined() && draws.matrices.shape() == Shape({B, 6}),
                  "regularized_loss: ", reg_mode_name(config.mode), " needs [", B,
                  ", 6] transform matrices");
     matrix = draws.matrices;
-    partner = be.warp_affine_forward(xv, matrix);
+    partner = warp_affine(xv, matrix);
     Tensor valid = be.warp_valid_mask(matrix, B, H, W);
     switch (config.mode) {
       case RegMode::Stability:
@@ -155,20 +130,20 @@ RegularizedLoss regularized_loss(const RegConfig& config, const Var& x, const Te
       case RegMode::TransInv:
       case RegMode::Augment:
         kind = config.mode == RegMode::TransInv ? RegKind::TransInv : RegKind::Augment;
-        if (mask.defined()) reg_mask = be.warp_affine_forward(mask, matrix);
+        if (mask.defined()) reg_mask = warp_affine(mask, matrix);
         break;
       default:
         kind = RegKind::Jacobian;
-        if (mask.defined()) reg_mask = maximum(mask, be.warp_affine_forward(mask, matrix));
+        if (mask.defined()) reg_mask = maximum(mask, warp_affine(mask, matrix));
         break;
     }
-    reg_mask = reg_mask.defined() ? be.binary(BinaryOp::Mul, reg_mask, valid) : valid;
+    reg_mask = reg_mask.defined() ? mul(reg_mask, valid) : valid;
   }
   // The siamese pass: x and its partner as one batch of 2B.
   Var both = net(Var(stack_batches(xv, partner)));
   Var fx = batch_half(both, 0), fpartner = batch_half(both, 1);
   Var l_rec = rec(fx);
-  Var l_reg = config.fused ? fused_reg_loss(kind, fx, fpartner, y, matrix, reg_mask)
+  Var l_reg = config.fused ? reg_loss(kind, fx, fpartner, y, matrix, reg_mask)
                            : composed_reg_loss(kind, fx, fpartner, y, matrix, reg_mask);
   out.total = add(scale(l_rec, 1.0 - config.alpha), scale(l_reg, config.alpha));
   out.rec = l_rec.value();
@@ -181,9 +156,9 @@ double transform_equivariance_error(const Tensor& x, const Tensor& fx, const Ten
   Backend& be = backend_of(x);
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
   const Tensor matrix = random_transform_matrices(B, H, W, transform_scale, rng, x.device(), x.dtype());
-  const Tensor ftx = net(Var(be.warp_affine_forward(x, matrix))).value();
+  const Tensor ftx = net(Var(warp_affine(x, matrix))).value();
   Tensor counted = be.warp_valid_mask(matrix, B, H, W);
-  if (mask.defined()) counted = be.binary(BinaryOp::Mul, be.warp_affine_forward(mask, matrix), counted);
+  if (mask.defined()) counted = mul(warp_affine(mask, matrix), counted);
   return be.reg_loss(RegKind::TransInv, fx, ftx, fx, matrix, counted).loss.item();
 }
 

@@ -46,25 +46,14 @@ Var HdrAutoencoder::forward(const Var& x, bool training) {
   Var prediction = apply(out_, concat_channels({h, x}));
 
   // Blend: the mask and the linearized input are constants (no gradient to the input).
-  Tensor a = hdr_saturation_mask(x.value());
-  Backend& b = backend_of(a);
-  Var a3(b.concat_channels({a, a, a}));
-  Var one_minus_a3(b.scale_shift(a3.value(), -1.0, 1.0));
-  Tensor x2 = b.binary(BinaryOp::Mul, x.value(), x.value());
-  Var x_log(b.unary(UnaryOp::Log, b.scale_shift(x2, 1.0, kLogEps), 0.f));
-  return add(mul(one_minus_a3, x_log), mul(a3, prediction));
+  const Tensor a = hdr_saturation_mask(x.value());
+  const Var x_log(log(affine(mul(x.value(), x.value()), 1.0, kLogEps)));
+  return add(mul_channels(x_log, affine(a, -1.0, 1.0)), mul_channels(prediction, a));
 }
 
 Tensor hdr_saturation_mask(const Tensor& ldr, float tau) {
-  // max over channels, then max(0, m - tau) / (1 - tau), using only backend ops:
-  // max(a, b) = relu(a - b) + b.
-  Backend& b = backend_of(ldr);
-  Tensor m = b.slice_channels(ldr, 0, 1);
-  for (int64_t c = 1; c < ldr.size(1); ++c) {
-    Tensor next = b.slice_channels(ldr, c, c + 1);
-    m = b.binary(BinaryOp::Add, b.unary(UnaryOp::Relu, b.binary(BinaryOp::Sub, next, m), 0.f), m);
-  }
-  return b.unary(UnaryOp::Relu, b.scale_shift(m, 1.0 / (1.0 - tau), -tau / (1.0 - tau)), 0.f);
+  // max(0, max over channels - tau) / (1 - tau)
+  return relu(affine(max_channels(ldr), 1.0 / (1.0 - tau), -tau / (1.0 - tau)));
 }
 
 }  // namespace steady

@@ -40,7 +40,7 @@ class HdrTask final : public TrainTask {
     Tensor crop = random_square_crop(image, size, rng, files_[i]);
     CameraParams cam = sample_camera(crop, rng);
     Tensor ldr = apply_camera(crop, cam);
-    Tensor exposed = cpu_backend().scale_shift(crop, cam.exposure, 0.0);
+    Tensor exposed = scale(crop, cam.exposure);
     std::copy_n(ldr.data<float>(), 3 * plane, x);
     std::copy_n(hdr_log(exposed).data<float>(), 3 * plane, y);
     std::copy_n(saturation_mask(exposed).data<float>(), plane, mask);

@@ -149,6 +149,35 @@ TEST_CASE("forward: binary, scale_shift, broadcast_scalar, fill") {
   CHECK_THROWS_AS(cpu().broadcast_scalar(a, {2}, 1.0), Error);
 }
 
+TEST_CASE("forward: maximum, its gradient (ties split, NaN propagates), max_channels, mul_channels") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor a = Tensor::from_vector(std::vector<double>{1, 5, 2, nan, -3}, {5});
+  Tensor b = Tensor::from_vector(std::vector<double>{4, 5, -1, 0, nan}, {5});
+  const std::vector<double> m = cpu().binary(BinaryOp::Max, a, b).to_host();
+  CHECK(m[0] == 4);
+  CHECK(m[1] == 5);
+  CHECK(m[2] == 2);
+  CHECK(std::isnan(m[3]));
+  CHECK(std::isnan(m[4]));
+  Tensor gy = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5}, {5});
+  Tensor ga, gb;
+  cpu().maximum_backward(a, b, gy, ga, gb);
+  check_values(ga, {0, 1, 3, 0, 0}, 0.0);  // the tie at 5 splits 2 into 1 + 1
+  check_values(gb, {1, 1, 0, 0, 0}, 0.0);
+  // [2,3,1,2] -> [2,1,1,2]: the maximum over the three channels of each pixel
+  Tensor x = Tensor::from_vector(std::vector<double>{1, -2, 7, 0, 3, 3,  //
+                                                     -1, -5, 0, -6, -2, -9},
+                                 {2, 3, 1, 2});
+  Tensor mc = cpu().max_channels(x);
+  CHECK(mc.shape() == Shape{2, 1, 1, 2});
+  check_values(mc, {7, 3, 0, -5}, 0.0);
+  Tensor w = Tensor::from_vector(std::vector<double>{2, 0, -1, 0.5}, {2, 1, 1, 2});
+  check_values(cpu().mul_channels(x, w), {2, 0, 14, 0, 6, 0, 1, -2.5, 0, -3, 2, -4.5}, 0.0);
+  CHECK_THROWS_WITH_AS(cpu().mul_channels(x, x), doctest::Contains("mul_channels: m"), Error);
+  CHECK_THROWS_WITH_AS(cpu().max_channels(a), doctest::Contains("max_channels: x must be"),
+                       Error);
+}
+
 TEST_CASE("forward: accumulate into a view of a flat buffer") {
   // As parameter gradients do: dst is a view at an offset inside one flat buffer.
   Tensor flat = Tensor::from_vector(std::vector<double>{1, 1, 1, 1, 1, 1, 1, 1}, {8});

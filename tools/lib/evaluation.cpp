@@ -545,7 +545,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
     }
     const Tensor f = crop_top_left(frame, H, W);
     if (camera) {
-      const Tensor gt = cpu_backend().scale_shift(f, cam.exposure, 0.0);
+      const Tensor gt = scale(f, cam.exposure);
       const Tensor ldr = apply_camera(gt, cam);
       it.net_input = ldr;
       const Tensor lin = map_values(ldr, [](float v) { return v * v; });

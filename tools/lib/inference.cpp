@@ -54,8 +54,7 @@ Tensor crop_top_left(const Tensor& img, int64_t h, int64_t w) {
 std::vector<Tensor> hdr_from_log(const std::vector<Tensor>& log_frames) {
   std::vector<Tensor> out;
   for (const Tensor& f : log_frames) {
-    Tensor h = cpu_backend().unary(UnaryOp::Exp, f, 0.f);
-    out.push_back(cpu_backend().scale_shift(h, 1.0, -kHdrLogEps));
+    out.push_back(affine(exp(f), 1.0, -kHdrLogEps));
   }
   return out;
 }
