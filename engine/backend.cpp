@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "engine/conv_geometry.h"
 #include "engine/cpu/cpu_backend.h"
@@ -209,16 +210,26 @@ ConvGrads conv_grads(const Tensor& x, const Tensor& w, const ConvShape& g, bool 
 
 }  // namespace
 
-Tensor Backend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
-  const char* op = "conv2d";
+// The checks of a convolution's forward (b defined or not) or backward (gy defined): operands on
+// this device in one dtype, then the geometry (conv_geometry.h).
+ConvShape Backend::check_conv(const char* op, bool transposed, const Tensor& x, const Tensor& w,
+                              const Tensor& b, const Tensor& gy, const Conv2dArgs& a) const {
   check_operand(op, x, "x");
   check_operand(op, w, "w");
   check_same_dtype(op, w, "w", x, "x");
-  if (b.defined()) {
-    check_operand(op, b, "b");
-    check_same_dtype(op, b, "b", x, "x");
+  for (auto [t, what] : {std::pair{&b, "b"}, std::pair{&gy, "gy"}}) {
+    if (!t->defined()) continue;
+    check_operand(op, *t, what);
+    check_same_dtype(op, *t, what, x, "x");
   }
-  const ConvShape g = conv_shape(op, false, x, w, b, a);
+  const ConvShape g = conv_shape(op, transposed, x, w, b, a);
+  if (gy.defined())
+    check_conv_grad_output(op, gy, transposed ? g.image_shape() : g.columns_shape());
+  return g;
+}
+
+Tensor Backend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
+  const ConvShape g = check_conv("conv2d", false, x, w, b, Tensor(), a);
   Tensor y = Tensor::empty(g.columns_shape(), device(), x.dtype());
   conv2d_impl(g, x, w, b, y);
   return y;
@@ -226,29 +237,14 @@ Tensor Backend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2d
 
 ConvGrads Backend::conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
                                    const Tensor& gy, Conv2dArgs a) {
-  const char* op = "conv2d_backward";
-  check_operand(op, x, "x");
-  check_operand(op, w, "w");
-  check_operand(op, gy, "gy");
-  check_same_dtype(op, w, "w", x, "x");
-  check_same_dtype(op, gy, "gy", x, "x");
-  const ConvShape g = conv_shape(op, false, x, w, Tensor(), a);
-  check_conv_grad_output(op, gy, g.columns_shape());
+  const ConvShape g = check_conv("conv2d_backward", false, x, w, Tensor(), gy, a);
   ConvGrads r = conv_grads(x, w, g, false, need);
   conv2d_backward_impl(g, x, w, gy, r);
   return r;
 }
 
 Tensor Backend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
-  const char* op = "conv_transpose2d";
-  check_operand(op, x, "x");
-  check_operand(op, w, "w");
-  check_same_dtype(op, w, "w", x, "x");
-  if (b.defined()) {
-    check_operand(op, b, "b");
-    check_same_dtype(op, b, "b", x, "x");
-  }
-  const ConvShape g = conv_shape(op, true, x, w, b, a);
+  const ConvShape g = check_conv("conv_transpose2d", true, x, w, b, Tensor(), a);
   Tensor y = Tensor::empty(g.image_shape(), device(), x.dtype());
   conv_transpose2d_impl(g, x, w, b, y);
   return y;
@@ -257,14 +253,7 @@ Tensor Backend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor&
 ConvGrads Backend::conv_transpose2d_backward(const Tensor& x, const Tensor& w,
                                              ConvGradsNeeded need, const Tensor& gy,
                                              Conv2dArgs a) {
-  const char* op = "conv_transpose2d_backward";
-  check_operand(op, x, "x");
-  check_operand(op, w, "w");
-  check_operand(op, gy, "gy");
-  check_same_dtype(op, w, "w", x, "x");
-  check_same_dtype(op, gy, "gy", x, "x");
-  const ConvShape g = conv_shape(op, true, x, w, Tensor(), a);
-  check_conv_grad_output(op, gy, g.image_shape());
+  const ConvShape g = check_conv("conv_transpose2d_backward", true, x, w, Tensor(), gy, a);
   ConvGrads r = conv_grads(x, w, g, true, need);
   conv_transpose2d_backward_impl(g, x, w, gy, r);
   return r;

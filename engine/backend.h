@@ -192,6 +192,8 @@ class Backend {
  private:
   // defined, on this device, in a dtype it computes in
   void check_operand(const char* op, const Tensor& t, const char* what) const;
+  ConvShape check_conv(const char* op, bool transposed, const Tensor& x, const Tensor& w,
+                       const Tensor& b, const Tensor& gy, const Conv2dArgs& a) const;
   // and a [C] tensor of x's dtype, C = x.size(1)
   void check_per_channel(const char* op, const Tensor& t, const char* what, const Tensor& x) const;
 };

@@ -144,6 +144,14 @@ files_size() {  # total size of the files listed (relative to $DEST) in file $1
   (cd "$DEST" && tr '\n' '\0' <"$1" | du -ch --files0-from=- 2>/dev/null | tail -n 1 | cut -f1)
 }
 
+# already_fetched ID SUBDIR: true (and says so) when every file of ID's record is in place.
+already_fetched() {
+  local stamp="$STAMPS/$1" f
+  [ "$FORCE" -eq 0 ] && [ -f "$stamp.files" ] && [ -f "$stamp.md" ] || return 1
+  while IFS= read -r f; do [ -f "$DEST/$f" ] || return 1; done <"$stamp.files"
+  say "[$1] $(wc -l <"$stamp.files") files in $2/ already there: skipped"
+}
+
 # fetch ID PKG DEST_SUBDIR NAMING UPSTREAM_PATH NOTICE TITLE GLOB...
 #   NAMING: base (file name) | parent (PARENT_name, for per-person folders) | parent-lower
 #   UPSTREAM_PATH: where such a file lives in the package's source tree (for the DEP-5 lookup)
@@ -153,14 +161,7 @@ fetch() {
   local id=$1 pkg=$2 sub=$3 naming=$4 upstream=$5 notice=$6 title=$7
   shift 7
   local stamp="$STAMPS/$id"
-  if [ "$FORCE" -eq 0 ] && [ -f "$stamp.files" ] && [ -f "$stamp.md" ]; then
-    local missing=0
-    while IFS= read -r f; do [ -f "$DEST/$f" ] || missing=1; done <"$stamp.files"
-    if [ "$missing" -eq 0 ]; then
-      say "[$id] $(wc -l <"$stamp.files") files in $sub/ already there: skipped"
-      return 0
-    fi
-  fi
+  already_fetched "$id" "$sub" && return 0
   say "[$id] $title"
   local deb version out="$TMP/x/$id"
   deb_for "$pkg"
@@ -232,14 +233,7 @@ fetch_npm() {
   local id=$1 spec=$2 sub=$3 licfile=$4 title=$5
   shift 5
   local stamp="$STAMPS/$id"
-  if [ "$FORCE" -eq 0 ] && [ -f "$stamp.files" ] && [ -f "$stamp.md" ]; then
-    local missing=0
-    while IFS= read -r f; do [ -f "$DEST/$f" ] || missing=1; done <"$stamp.files"
-    if [ "$missing" -eq 0 ]; then
-      say "[$id] $(wc -l <"$stamp.files") files in $sub/ already there: skipped"
-      return 0
-    fi
-  fi
+  already_fetched "$id" "$sub" && return 0
   say "[$id] $title"
   if ! command -v npm >/dev/null 2>&1; then  # optional: the demos need only the Debian part
     say "  skipped: needs npm (Debian: apt-get install npm)" >&2

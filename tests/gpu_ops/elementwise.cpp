@@ -12,18 +12,6 @@ namespace {
 const std::vector<Shape> kShapes = {{1}, {1, 1, 1, 1}, {2, 3, 7, 5}, {4, 8, 16, 16},
                                     {3, 5, 33, 17}, {2, 16, 64, 64}};
 
-const char* name_of(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Relu: return "relu";
-    case UnaryOp::LeakyRelu: return "leaky_relu";
-    case UnaryOp::Sigmoid: return "sigmoid";
-    case UnaryOp::Tanh: return "tanh";
-    case UnaryOp::Exp: return "exp";
-    case UnaryOp::Log: return "log";
-  }
-  return "?";
-}
-
 // Inputs in each op's domain; relu-like ops get some exact zeros (their kink).
 Tensor unary_input(UnaryOp op, const Shape& shape) {
   if (op == UnaryOp::Log) return random_cpu(shape, 0.05, 4.0);
@@ -60,7 +48,7 @@ TEST_CASE("gpu elementwise: unary ops forward") {
       poison_cache(s);
       const Tensor got = gpu().unary(op, xg, 0.1f);
       const Tensor want = cpu().unary(op, x, 0.1f);
-      check_close(got, want, kExact, std::string(name_of(op)) + " " + shape_str(s));
+      check_close(got, want, kExact, std::string(op_name(op)) + " " + shape_str(s));
     }
   }
 }
@@ -85,7 +73,7 @@ TEST_CASE("gpu elementwise: unary ops backward, from x, from y and from both") {
         const Tensor got = gpu().unary_backward(op, v.x_gpu, v.y_gpu, gyg, 0.1f);
         const Tensor want = cpu().unary_backward(op, v.x_cpu, v.y_cpu, gy, 0.1f);
         check_close(got, want, kExact,
-                    std::string(name_of(op)) + " backward from " + v.name + " " + shape_str(s));
+                    std::string(op_name(op)) + " backward from " + v.name + " " + shape_str(s));
       }
     }
   }
