@@ -10,7 +10,7 @@
 
 namespace steady {
 
-enum class UnaryOp { Relu, LeakyRelu, Sigmoid, Tanh, Exp, Log };
+enum class UnaryOp { Relu, LeakyRelu, Sigmoid, Tanh, Exp, Log, Rsqrt };
 inline const char* op_name(UnaryOp op) {
   switch (op) {
     case UnaryOp::Relu: return "relu";
@@ -19,6 +19,7 @@ inline const char* op_name(UnaryOp op) {
     case UnaryOp::Tanh: return "tanh";
     case UnaryOp::Exp: return "exp";
     case UnaryOp::Log: return "log";
+    case UnaryOp::Rsqrt: return "rsqrt";
   }
   return "unary";
 }

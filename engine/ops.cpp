@@ -137,7 +137,7 @@ Var batch_norm_frozen(const Var& x, const Var& gamma, const Var& beta, const Bat
                                                     state.eps));
     BatchNormSaved saved;
     saved.mean = state.running_mean;
-    saved.invstd = exp(scale(log(affine(state.running_var, 1.0, state.eps)), -0.5));
+    saved.invstd = rsqrt(affine(state.running_var, 1.0, state.eps));
     Tensor gg, gb;
     bk.batch_norm_backward(in(self, 0).value, g, saved, self.grad, gg, gb);
     accumulate_grad(in(self, 1), gg);
@@ -234,6 +234,7 @@ Var sigmoid(const Var& x) { return unary_op(UnaryOp::Sigmoid, x, 0.f); }
 Var tanh(const Var& x) { return unary_op(UnaryOp::Tanh, x, 0.f); }
 Var exp(const Var& x) { return unary_op(UnaryOp::Exp, x, 0.f); }
 Var log(const Var& x) { return unary_op(UnaryOp::Log, x, 0.f); }
+Var rsqrt(const Var& x) { return unary_op(UnaryOp::Rsqrt, x, 0.f); }
 
 Var sum(const Var& x) {
   Tensor y = be(x).sum(x.value());

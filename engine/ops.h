@@ -48,6 +48,7 @@ Var sigmoid(const Var& x);
 Var tanh(const Var& x);
 Var exp(const Var& x);
 Var log(const Var& x);
+Var rsqrt(const Var& x);  // 1 / sqrt(x)
 Var sum(const Var& x);   // [1]
 Var mean(const Var& x);  // [1]
 Var mse(const Var& a, const Var& b);  // mean((a - b)^2), [1]

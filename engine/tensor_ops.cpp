@@ -18,6 +18,7 @@ Tensor sigmoid(const Tensor& x) { return backend_of(x).unary(UnaryOp::Sigmoid, x
 Tensor tanh(const Tensor& x) { return backend_of(x).unary(UnaryOp::Tanh, x, 0.f); }
 Tensor exp(const Tensor& x) { return backend_of(x).unary(UnaryOp::Exp, x, 0.f); }
 Tensor log(const Tensor& x) { return backend_of(x).unary(UnaryOp::Log, x, 0.f); }
+Tensor rsqrt(const Tensor& x) { return backend_of(x).unary(UnaryOp::Rsqrt, x, 0.f); }
 Tensor sum(const Tensor& x) { return backend_of(x).sum(x); }
 Tensor max_channels(const Tensor& x) { return backend_of(x).max_channels(x); }
 Tensor mul_channels(const Tensor& x, const Tensor& m) { return backend_of(x).mul_channels(x, m); }

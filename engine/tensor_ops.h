@@ -20,6 +20,7 @@ Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
+Tensor rsqrt(const Tensor& x);  // 1 / sqrt(x)
 Tensor sum(const Tensor& x);  // [1]
 Tensor max_channels(const Tensor& x);                   // [N,C,...] -> [N,1,...]
 Tensor mul_channels(const Tensor& x, const Tensor& m);  // x [N,C,...] * m [N,1,...]

@@ -36,6 +36,7 @@ void with_unary_op(UnaryOp op, F&& f) {
     case UnaryOp::Tanh: return f(std::integral_constant<UnaryOp, UnaryOp::Tanh>{});
     case UnaryOp::Exp: return f(std::integral_constant<UnaryOp, UnaryOp::Exp>{});
     case UnaryOp::Log: return f(std::integral_constant<UnaryOp, UnaryOp::Log>{});
+    case UnaryOp::Rsqrt: return f(std::integral_constant<UnaryOp, UnaryOp::Rsqrt>{});
   }
 }
 

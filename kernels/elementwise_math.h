@@ -5,7 +5,7 @@
 // its own on the device (__fmul_rn): the CPU does not fuse it into an FMA either.
 //
 // Each gradient is taken from the operand it is most accurate from: relu, leaky relu and log from
-// the input x; sigmoid, tanh and exp from the output y. When that one is not kept the other is
+// the input x; sigmoid, tanh, exp and rsqrt from the output y. When that one is not kept the other is
 // used (y recomputed from x, or x recovered from y); the entry point (engine/backend.cpp) picks.
 #pragma once
 #include <cmath>
@@ -46,6 +46,7 @@ STEADY_ELEMENTWISE_HD T apply(UnaryOp op, T x, T slope) {
     case UnaryOp::Tanh: return std::tanh(x);
     case UnaryOp::Exp: return std::exp(x);
     case UnaryOp::Log: return std::log(x);
+    case UnaryOp::Rsqrt: return T(1) / std::sqrt(x);
   }
   return x;
 }
@@ -66,6 +67,10 @@ STEADY_ELEMENTWISE_HD T derivative(UnaryOp op, T v, T slope, bool use_x) {
     }
     case UnaryOp::Exp: return use_x ? std::exp(v) : v;
     case UnaryOp::Log: return T(1) / (use_x ? v : std::exp(v));
+    case UnaryOp::Rsqrt: {  // d/dx x^(-1/2) = -y^3 / 2
+      const T y = use_x ? T(1) / std::sqrt(v) : v;
+      return T(-0.5) * mul_rn(mul_rn(y, y), y);
+    }
   }
   return T(0);
 }

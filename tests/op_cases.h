@@ -187,6 +187,8 @@ inline std::vector<Case> cases() {
       [](const std::vector<Var>& v) { return steady::exp(v[0]); });
   row("unary unary_backward", "log", {{u, Domain::Uniform, 0.2, 3}},
       [](const std::vector<Var>& v) { return steady::log(v[0]); });
+  row("unary unary_backward", "rsqrt", {{u, Domain::Uniform, 0.2, 3}},
+      [](const std::vector<Var>& v) { return rsqrt(v[0]); });
   row("sum broadcast_scalar", "sum", {{{2, 3, 5, 7}}},
       [](const std::vector<Var>& v) { return sum(v[0]); });
   row("sum", "mse", {{s}, {s}}, [](const std::vector<Var>& v) { return mse(v[0], v[1]); });

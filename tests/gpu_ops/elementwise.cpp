@@ -14,7 +14,7 @@ const std::vector<Shape> kShapes = {{1}, {1, 1, 1, 1}, {2, 3, 7, 5}, {4, 8, 16, 
 
 // Inputs in each op's domain; relu-like ops get some exact zeros (their kink).
 Tensor unary_input(UnaryOp op, const Shape& shape) {
-  if (op == UnaryOp::Log) return random_cpu(shape, 0.05, 4.0);
+  if (op == UnaryOp::Log || op == UnaryOp::Rsqrt) return random_cpu(shape, 0.05, 4.0);
   if (op == UnaryOp::Exp) return random_cpu(shape, -5.0, 5.0);
   Tensor x = random_cpu(shape, -6.0, 6.0);
   if (op == UnaryOp::Relu || op == UnaryOp::LeakyRelu) {
@@ -25,7 +25,8 @@ Tensor unary_input(UnaryOp op, const Shape& shape) {
 }
 
 const UnaryOp kUnary[] = {UnaryOp::Relu, UnaryOp::LeakyRelu, UnaryOp::Sigmoid,
-                          UnaryOp::Tanh, UnaryOp::Exp,       UnaryOp::Log};
+                          UnaryOp::Tanh, UnaryOp::Exp,       UnaryOp::Log,
+                          UnaryOp::Rsqrt};
 
 }  // namespace
 

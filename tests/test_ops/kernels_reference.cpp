@@ -87,6 +87,8 @@ TEST_CASE("forward: unary ops at known points") {
     Tensor pos = Tensor::from_vector(std::vector<double>{0.5, 1.0, std::exp(2.0)}, {3},
                                      Device::CPU, dt);
     check_values(cpu().unary(UnaryOp::Log, pos, 0.f), {std::log(0.5), 0.0, 2.0}, tol);
+    Tensor squares = Tensor::from_vector(std::vector<double>{0.25, 1.0, 4.0}, {3}, Device::CPU, dt);
+    check_values(cpu().unary(UnaryOp::Rsqrt, squares, 0.f), {2.0, 1.0, 0.5}, 0.0);
   }
   // Sigmoid must not overflow to NaN for large |x|.
   Tensor big = Tensor::from_vector(std::vector<float>{-1000.f, 1000.f}, {2});
