@@ -1,4 +1,4 @@
-// The virtual camera (DESIGN.md section 5): turns a linear HDR image into the LDR image a camera
+// The virtual camera (docs/DESIGN.md, "Data"): turns a linear HDR image into the LDR image a camera
 // would record, the input of HDR reconstruction. Following the authors' virtual camera
 // (hdrcnn, training_code/virtualcamera):
 //   1. exposure e: a random percentile p of the pixels' max-channel values maps to 1, so about

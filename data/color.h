@@ -1,4 +1,4 @@
-// Color science for colorization (DESIGN.md sections 4-6): sRGB <-> linear RGB <-> CIE XYZ
+// Color science for colorization (docs/DESIGN.md, "Models" and "Metrics"): sRGB <-> linear RGB <-> CIE XYZ
 // <-> CIE 1976 L*a*b*, D65 white, computed in double whatever the tensor's dtype.
 //
 //   sRGB transfer (IEC 61966-2-1): linear = v / 12.92 for v <= 0.04045, else
@@ -18,7 +18,7 @@
 //
 // Tensors are CPU images [3,H,W] or batches [N,3,H,W], channel order R,G,B (or X,Y,Z, or
 // L,a,b), float32 or float64; the result has the input's dtype. Colorization's network tensors
-// (DESIGN.md section 4): input L/50 - 1 (in [-1, 1]), target (a, b)/110 (about [-1, 1]).
+// (docs/DESIGN.md, "Models"): input L/50 - 1 (in [-1, 1]), target (a, b)/110 (about [-1, 1]).
 #pragma once
 #include <vector>
 

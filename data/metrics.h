@@ -1,4 +1,4 @@
-// Evaluation metrics (DESIGN.md section 6), all accumulated in double on the CPU. Frames are
+// Evaluation metrics (docs/DESIGN.md, "Metrics"), all accumulated in double on the CPU. Frames are
 // tensors [C,H,W] (float32 or float64); a sequence is a vector of frames of one shape.
 //
 // PSNR = 10 log10(peak^2 / MSE), the MSE over every element (or, with a mask, weighted by the

@@ -1,4 +1,4 @@
-// Procedural HDR content (the paper's Sec. 4, DESIGN.md section 5): no download, reproducible
+// Procedural HDR content (the paper's Sec. 4, docs/DESIGN.md, "Data"): no download, reproducible
 // from a seed, and with the true motion known.
 //
 // A scene is a static background (a two-colour gradient in log intensity with low-frequency

@@ -1,5 +1,5 @@
 // The regularized training loss of the paper: L = (1 - alpha) L_rec + alpha L_reg, with L_reg one
-// of the modes of DESIGN.md section 3 (Eq. 2, 4, 5, 8 and the noise baseline). x and T(x) go
+// of the modes of docs/DESIGN.md, "Transforms and losses" (Eq. 2, 4, 5, 8 and the noise baseline). x and T(x) go
 // through the network as one batch of 2B. With an HDR saturation mask m the L_reg terms count
 // only where the rule says (m; T(m) for trans-inv and augment; max(m, T(m)) for jacobian), and
 // always only where the warp sampled inside the image.

@@ -1,5 +1,5 @@
 // Random affine transforms of the paper's Table 1, parameterized as in the authors' public
-// training code (gabrieleilertsen/hdrcnn, training_code/hdrcnn_train.py); DESIGN.md section 3.
+// training code (gabrieleilertsen/hdrcnn, training_code/hdrcnn_train.py); docs/DESIGN.md, "Transforms and losses".
 // A transform is stored as its inverse map: a 2x3 matrix per sample such that output pixel
 // (x = column, y = row) samples the input at (m0 x + m1 y + m2, m3 x + m4 y + m5).
 #pragma once

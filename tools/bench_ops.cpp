@@ -1,6 +1,9 @@
 // bench_ops: times each engine op at the sizes the models use, and a small conv-stack training
 // step, on one device.
-//   ./bench_ops [--device auto|cpu|cuda] [--repeat N] [--json] [--only SUBSTRING]
+//   ./bench_ops [--device auto|cpu|cuda] [--repeat N] [--json] [--only SUBSTRING] [--table]
+// --table times every row of the op-case table (tests/op_cases.h, the rows the op tests run) at
+// its own small shapes, forward and autograd backward together: launch and dispatch overhead
+// more than throughput, per op.
 // Each result is the median over --repeat runs after one warm-up, with the bytes the op must
 // move at least (inputs read + outputs written) and the bandwidth that implies. A plain copy of
 // the same bytes is timed beside the memory-bound ops as the bandwidth they should approach.
@@ -19,6 +22,8 @@
 #include "losses/transform.h"
 #include "tools/lib/bench_report.h"
 #include "tools/lib/cli.h"
+// The op-case table the op tests run (tests/op_cases.h): bench_ops --table times the same rows.
+#include "tests/op_cases.h"
 #ifdef STEADY_HAVE_CUDA
 #include "engine/cuda/graph.h"
 #endif
@@ -79,52 +84,12 @@ struct ConvStack {
   }
 };
 
-int bench_main(int argc, char** argv) {
-  Cli cli("bench_ops", "[options]");
-  cli.option("device", "auto", "auto, cpu or cuda");
-  cli.option("repeat", "5", "timed runs per op (the median is reported)");
-  cli.option("only", "", "run only ops whose name contains this");
-  cli.flag("json", "print JSON instead of a table");
-  cli.option("out", "", "also write the JSON here, rewritten after every op (a failing or "
-             "interrupted run keeps what it measured)");
-  if (!cli.parse(argc, argv)) return 0;
-  Device dev = parse_device(cli.get("device"));
-  BenchReport report(device_name(dev), cli.get("out"));
-  int repeat = static_cast<int>(cli.get_int("repeat", 1, 1000000));
+using TimeFn = std::function<void(const std::string&, double, const std::function<void()>&)>;
+
+// The ops at the sizes the models use, a conv-stack training step, copies beside them.
+void bench_model_sizes(Device dev, Rng& rng, const TimeFn& time,
+                       const std::function<bool(const std::string&)>& selected) {
   Backend& be = backend(dev);
-  Rng rng(1234);
-  std::vector<Result> results;
-  int failures = 0;
-
-  auto selected = [&](const std::string& name) {
-    return cli.get("only").empty() || name.find(cli.get("only")) != std::string::npos;
-  };
-  auto time = [&](const std::string& name, double bytes, const std::function<void()>& fn) {
-    if (!selected(name)) return;
-    std::vector<double> ms;
-    try {
-      fn();
-      be.synchronize();
-      for (int r = 0; r < repeat; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
-        fn();
-        be.synchronize();
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      }
-    } catch (const std::exception& e) {  // recorded; the other ops still run
-      std::fprintf(stderr, "bench_ops: %s: %s\n", name.c_str(), e.what());
-      report.add({{"name", name}, {"error", e.what()}});
-      failures += 1;
-      return;
-    }
-    std::sort(ms.begin(), ms.end());
-    results.push_back({name, ms[ms.size() / 2], bytes});
-    report.add({{"name", name}, {"ms", ms[ms.size() / 2]}, {"bytes", bytes},
-                {"gbps", bytes / (ms[ms.size() / 2] * 1e-3) / 1e9}});
-    if (!cli.has("json"))
-      std::fprintf(stderr, "  %-44s %10.3f ms\n", name.c_str(), ms[ms.size() / 2]);
-  };
-
   // The reference size: batch 8, 128x128, 3x3, 64 -> 64 channels.
   {
     Shape xs{8, 64, 128, 128}, ws{64, 64, 3, 3};
@@ -222,6 +187,73 @@ int bench_main(int argc, char** argv) {
       backward(scale(sum(mul(vmask, mul(d, d))), 1.0 / double(shape_numel(is))));
     });
   }
+
+}
+
+int bench_main(int argc, char** argv) {
+  Cli cli("bench_ops", "[options]");
+  cli.option("device", "auto", "auto, cpu or cuda");
+  cli.option("repeat", "5", "timed runs per op (the median is reported)");
+  cli.option("only", "", "run only ops whose name contains this");
+  cli.flag("json", "print JSON instead of a table");
+  cli.flag("table", "time the rows of the op-case table (tests/op_cases.h) instead");
+  cli.option("out", "", "also write the JSON here, rewritten after every op (a failing or "
+             "interrupted run keeps what it measured)");
+  if (!cli.parse(argc, argv)) return 0;
+  Device dev = parse_device(cli.get("device"));
+  BenchReport report(device_name(dev), cli.get("out"));
+  int repeat = static_cast<int>(cli.get_int("repeat", 1, 1000000));
+  Backend& be = backend(dev);
+  Rng rng(1234);
+  std::vector<Result> results;
+  int failures = 0;
+
+  auto selected = [&](const std::string& name) {
+    return cli.get("only").empty() || name.find(cli.get("only")) != std::string::npos;
+  };
+  auto time = [&](const std::string& name, double bytes, const std::function<void()>& fn) {
+    if (!selected(name)) return;
+    std::vector<double> ms;
+    try {
+      fn();
+      be.synchronize();
+      for (int r = 0; r < repeat; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        fn();
+        be.synchronize();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+    } catch (const std::exception& e) {  // recorded; the other ops still run
+      std::fprintf(stderr, "bench_ops: %s: %s\n", name.c_str(), e.what());
+      report.add({{"name", name}, {"error", e.what()}});
+      failures += 1;
+      return;
+    }
+    std::sort(ms.begin(), ms.end());
+    results.push_back({name, ms[ms.size() / 2], bytes});
+    report.add({{"name", name}, {"ms", ms[ms.size() / 2]}, {"bytes", bytes},
+                {"gbps", bytes / (ms[ms.size() / 2] * 1e-3) / 1e9}});
+    if (!cli.has("json"))
+      std::fprintf(stderr, "  %-44s %10.3f ms\n", name.c_str(), ms[ms.size() / 2]);
+  };
+
+  if (cli.has("table")) {
+    for (const op_cases::Case& c : op_cases::cases()) {
+      std::vector<Tensor> in;
+      for (const op_cases::Input& i : c.inputs)
+        in.push_back(op_cases::make_input(i, rng).to(DType::F32).to(dev));
+      time("table: " + c.name, 0, [&] {
+        if (c.values) {
+          c.values(in);
+          return;
+        }
+        std::vector<Var> vars;
+        for (size_t k = 0; k < in.size(); ++k) vars.emplace_back(in[k], c.inputs[k].grad);
+        backward(sum(c.var(vars)));
+      });
+    }
+  }
+  if (!cli.has("table")) bench_model_sizes(dev, rng, time, selected);
 
   if (cli.has("json")) {
     std::printf("%s\n", report.doc().dump(1).c_str());
