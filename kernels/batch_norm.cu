@@ -16,7 +16,6 @@
 // through views with guard values around them, outputs poisoned).
 #include <cmath>
 
-#include "engine/cuda/checks.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/reduce.cuh"
 #include "kernels/batch_norm_layout.h"

@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/cuda/checks.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/runtime.h"
 
