@@ -101,13 +101,12 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // ---- memory
-  virtual Device device() const = 0;
-  virtual void* alloc(size_t bytes) = 0;
-  virtual void free(void* ptr, size_t bytes) = 0;
-  // Copies between this device and host or itself; the other pointer's device is given.
-  virtual void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) = 0;
-  virtual void synchronize() = 0;
+  // ---- memory (engine/backend_hooks.inc)
+#define STEADY_MEMORY(signature) virtual signature = 0;
+#define STEADY_HOOK(signature)
+#include "engine/backend_hooks.inc"
+#undef STEADY_HOOK
+#undef STEADY_MEMORY
   // The dtypes the kernels compute in: float32 everywhere, float64 on the CPU (the reference of
   // the gradient checks).
   bool supports(DType dtype) const { return dtype == DType::F32 || device() == Device::CPU; }
@@ -186,9 +185,11 @@ class Backend {
  protected:
   // The kernel hooks, one line each in engine/backend_hooks.inc (the override lists of the
   // devices include the same file).
+#define STEADY_MEMORY(signature)
 #define STEADY_HOOK(signature) virtual signature = 0;
 #include "engine/backend_hooks.inc"
 #undef STEADY_HOOK
+#undef STEADY_MEMORY
 
  private:
   // defined, on this device, in a dtype it computes in

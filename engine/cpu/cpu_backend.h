@@ -7,17 +7,7 @@
 namespace steady {
 
 class CpuBackend final : public Backend {
- public:
-  Device device() const override;
-  void* alloc(size_t bytes) override;
-  void free(void* ptr, size_t bytes) override;
-  void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) override;
-  void synchronize() override;
-
- protected:
-#define STEADY_HOOK(signature) signature override;
-#include "engine/backend_hooks.inc"
-#undef STEADY_HOOK
+#include "engine/backend_overrides.inc"
 };
 
 }  // namespace steady
