@@ -350,6 +350,22 @@ TEST_CASE("tools: a diverging run keeps its last good checkpoint; SIGTERM saves 
   CHECK(fs::exists(term / "last.safetensors"));
 }
 
+TEST_CASE("tools: the same signal twice at once is one request (GNU timeout sends two)") {
+  const std::string data = (workdir() / "data").string();
+  fs::path out = workdir() / "double_term";
+  fs::path log = workdir() / "double_term.log";
+  // Start a long run, wait for its first step, then TERM it twice, 0.2 s apart (handled one
+  // after the other, as a busy process takes timeout's two).
+  Run t = run("(" + kTrain + data + " --epochs 200 --out " + out.string() + " > " + log.string() +
+              " 2>&1 & pid=$!; for i in $(seq 600); do grep -q 'step' " + log.string() +
+              " && break; sleep 0.1; done; kill -TERM $pid; sleep 0.2; kill -TERM $pid; wait $pid; "
+              "echo exit=$?; cat " + log.string() + ")");
+  INFO(t.output);
+  CHECK(t.output.find("exit=143") != std::string::npos);
+  CHECK(t.output.find("interrupted at step") != std::string::npos);
+  CHECK(fs::exists(out / "last.safetensors"));
+}
+
 TEST_CASE("tools: one training per run folder; no silent overwrite; stale temp files go") {
   const std::string data = (workdir() / "data").string();
   fs::path out = workdir() / "once";

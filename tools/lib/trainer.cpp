@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -33,15 +34,27 @@ namespace fs = std::filesystem;
 namespace {
 
 // SIGINT, SIGTERM (schedulers, timeout, container stops) and SIGHUP ask the loop to save and
-// stop; a second signal ends the program at once.
+// stop; a second signal ends the program at once. The same signal again within a second is the
+// same request, not a second one: GNU timeout sends its signal to the process and then to the
+// whole process group, and a busy process can take the two one after the other.
 std::atomic<bool> g_interrupted{false};
 std::atomic<int> g_signal{0};
+std::atomic<int64_t> g_first_signal_ns{0};
+int64_t monotonic_ns() {  // clock_gettime is async-signal-safe
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 void on_stop_signal(int sig) {
-  g_signal = sig;
-  if (g_interrupted.exchange(true)) {
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
+  const int64_t now = monotonic_ns();
+  if (!g_interrupted.exchange(true)) {
+    g_signal = sig;
+    g_first_signal_ns = now;
+    return;
   }
+  if (sig == g_signal && now - g_first_signal_ns < 1000000000) return;  // the same request
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
 }
 
 // Every random draw of step s's regularizer (transforms, noise) comes from its own counter
