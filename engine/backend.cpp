@@ -455,23 +455,24 @@ void Backend::adam_step(Tensor& params, const Tensor& grads, Tensor& m, Tensor& 
 
 // ---------------------------------------------------------------- warp and regularization losses
 
-Tensor Backend::warp_affine_forward(const Tensor& x, const Tensor& matrix) {
-  const char* op = "warp_affine_forward";
-  check_operand(op, x, "x");
-  check_dim(op, x, 4, "x");
+// An image [N,C,H,W] and its per-sample matrices [N,6], both on this device.
+void Backend::check_warp(const char* op, const Tensor& image, const char* what,
+                         const Tensor& matrix) const {
+  check_operand(op, image, what);
+  check_dim(op, image, 4, what);
   check_operand(op, matrix, "matrix");
-  check_matrix(op, matrix, x.size(0));
+  check_matrix(op, matrix, image.size(0));
+}
+
+Tensor Backend::warp_affine_forward(const Tensor& x, const Tensor& matrix) {
+  check_warp("warp_affine_forward", x, "x", matrix);
   Tensor y = Tensor::empty(x.shape(), device(), x.dtype());
   if (y.numel() > 0) warp_affine_forward_impl(x, matrix, y);
   return y;
 }
 
 Tensor Backend::warp_affine_backward(const Tensor& gy, const Tensor& matrix) {
-  const char* op = "warp_affine_backward";
-  check_operand(op, gy, "gy");
-  check_dim(op, gy, 4, "gy");
-  check_operand(op, matrix, "matrix");
-  check_matrix(op, matrix, gy.size(0));
+  check_warp("warp_affine_backward", gy, "gy", matrix);
   Tensor gx = Tensor::empty(gy.shape(), device(), gy.dtype());
   if (gx.numel() > 0) warp_affine_backward_impl(gy, matrix, gx);
   return gx;

@@ -196,6 +196,8 @@ class Backend {
   void check_operand(const char* op, const Tensor& t, const char* what) const;
   ConvShape check_conv(const char* op, bool transposed, const Tensor& x, const Tensor& w,
                        const Tensor& b, const Tensor& gy, const Conv2dArgs& a) const;
+  void check_warp(const char* op, const Tensor& image, const char* what,
+                  const Tensor& matrix) const;
   // and a [C] tensor of x's dtype, C = x.size(1)
   void check_per_channel(const char* op, const Tensor& t, const char* what, const Tensor& x) const;
 };
