@@ -75,6 +75,29 @@ inline Tensor make_input(const Input& in, Rng& rng) {
   return Tensor::from_vector(v, in.shape);
 }
 
+// One row run on the device of its inputs: the forward-only outputs, or the forward output and
+// then every differentiated input's gradient of sum(f(inputs) * weights).
+inline std::vector<Tensor> run(const Case& c, const std::vector<Tensor>& inputs,
+                               const Tensor& weights) {
+  if (c.values) return c.values(inputs);
+  std::vector<Var> vars;
+  for (size_t k = 0; k < inputs.size(); ++k) vars.emplace_back(inputs[k], c.inputs[k].grad);
+  Var y = c.var(vars);
+  backward(sum(mul(y, Var(weights.to(y.device())))));
+  std::vector<Tensor> out{y.value()};
+  for (size_t k = 0; k < vars.size(); ++k)
+    if (c.inputs[k].grad) out.push_back(vars[k].grad());
+  return out;
+}
+
+// The output shape of a differentiable row (for the weights of run).
+inline Shape output_shape(const Case& c, const std::vector<Tensor>& inputs) {
+  NoGradGuard no_grad;
+  std::vector<Var> vars;
+  for (const Tensor& t : inputs) vars.emplace_back(t, false);
+  return c.var(vars).shape();
+}
+
 inline Input constant(Shape shape, Domain d = Domain::Uniform, double lo = -1, double hi = 1) {
   return Input{std::move(shape), d, lo, hi, false};
 }

@@ -17,28 +17,6 @@ std::vector<Tensor> inputs_on(const std::vector<Tensor>& f64, Device d) {
   return out;
 }
 
-struct Result {
-  std::vector<Tensor> outputs;  // forward outputs, then the input gradients
-};
-
-Result run(const op_cases::Case& c, const std::vector<Tensor>& inputs, const Tensor& weights,
-           const std::vector<Shape>& poison) {
-  for (const Shape& s : poison) poison_cache(s);
-  Result r;
-  if (c.values) {
-    r.outputs = c.values(inputs);
-    return r;
-  }
-  std::vector<Var> vars;
-  for (size_t k = 0; k < inputs.size(); ++k) vars.emplace_back(inputs[k], c.inputs[k].grad);
-  Var y = c.var(vars);
-  backward(sum(mul(y, Var(weights.to(y.device())))));
-  r.outputs.push_back(y.value());
-  for (size_t k = 0; k < vars.size(); ++k)
-    if (c.inputs[k].grad) r.outputs.push_back(vars[k].grad());
-  return r;
-}
-
 }  // namespace
 
 TEST_CASE("gpu table: every row of the op-case table, CUDA against the CPU") {
@@ -49,21 +27,14 @@ TEST_CASE("gpu table: every row of the op-case table, CUDA against the CPU") {
       for (const op_cases::Input& in : c.inputs) f64.push_back(op_cases::make_input(in, rng()));
       const std::vector<Tensor> cpu_in = inputs_on(f64, Device::CPU);
       const std::vector<Tensor> gpu_in = inputs_on(f64, Device::CUDA);
-      Tensor weights;
-      if (c.var) {
-        NoGradGuard no_grad;
-        std::vector<Var> probe;
-        for (const Tensor& t : cpu_in) probe.emplace_back(t, false);
-        weights = random_cpu(c.var(probe).shape());
-      }
-      const Result want = run(c, cpu_in, weights, {});
-      std::vector<Shape> poison;
-      for (const Tensor& t : want.outputs) poison.push_back(t.shape());
-      const Result got = run(c, gpu_in, weights, poison);
-      REQUIRE(got.outputs.size() == want.outputs.size());
-      for (size_t i = 0; i < want.outputs.size(); ++i) {
-        CHECK(got.outputs[i].device() == Device::CUDA);
-        check_close(got.outputs[i], want.outputs[i], c.gpu_tol,
+      const Tensor weights = c.var ? random_cpu(op_cases::output_shape(c, cpu_in)) : Tensor();
+      const std::vector<Tensor> want = op_cases::run(c, cpu_in, weights);
+      for (const Tensor& t : want) poison_cache(t.shape());
+      const std::vector<Tensor> got = op_cases::run(c, gpu_in, weights);
+      REQUIRE(got.size() == want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        CHECK(got[i].device() == Device::CUDA);
+        check_close(got[i], want[i], c.gpu_tol,
                     c.name + (i == 0 ? ": forward" : ": gradient " + std::to_string(i)));
       }
     }
