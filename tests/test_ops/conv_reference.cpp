@@ -1,4 +1,4 @@
-// CpuBackend's conv2d and conv_transpose2d (engine/cpu/conv.cpp: oneDNN for float32 where it takes
+// CpuBackend's conv2d and conv_transpose2d (kernels/conv.cpp: oneDNN for float32 where it takes
 // the geometry, im2col + BLAS otherwise) against direct
 // loops in double written from the definitions, on random shapes: strides 1-2, paddings 0-2,
 // output_pad 0-1 (when < stride), kernels 1-4, with and without bias, batch >= 2 (plus one
