@@ -55,12 +55,10 @@ void check_same_dtype(const char* op, const Tensor& a, const char* what_a, const
                b.str(), " have different dtypes");
 }
 
-// [N, C, ...] with at least two dimensions; returns the elements of one channel of one sample.
-int64_t channel_plane(const char* op, const Tensor& x, const char* what) {
+// [N, C, ...] with at least two dimensions.
+ChannelLayout checked_layout(const char* op, const Tensor& x, const char* what) {
   STEADY_CHECK(x.dim() >= 2, op, ": ", what, " must be [N, C, ...], got ", x.str());
-  int64_t plane = 1;
-  for (int d = 2; d < x.dim(); ++d) plane *= x.size(d);
-  return plane;
+  return channel_layout(x);
 }
 
 void check_matrix(const char* op, const Tensor& matrix, int64_t n) {
@@ -140,7 +138,7 @@ void Backend::maximum_backward(const Tensor& a, const Tensor& b, const Tensor& g
 Tensor Backend::max_channels(const Tensor& x) {
   const char* op = "max_channels";
   check_operand(op, x, "x");
-  channel_plane(op, x, "x");
+  checked_layout(op, x, "x");
   STEADY_CHECK(x.size(1) >= 1, op, ": x has no channels: ", x.str());
   Shape shape = x.shape();
   shape[1] = 1;
@@ -153,7 +151,7 @@ Tensor Backend::mul_channels(const Tensor& x, const Tensor& m) {
   const char* op = "mul_channels";
   check_operand(op, x, "x");
   check_operand(op, m, "m");
-  channel_plane(op, x, "x");
+  checked_layout(op, x, "x");
   Shape expected = x.shape();
   expected[1] = 1;
   STEADY_CHECK(m.shape() == expected, op, ": m ", m.str(), " must be ", shape_str(expected),
@@ -336,7 +334,7 @@ Tensor Backend::concat_channels(const std::vector<Tensor>& xs) {
   STEADY_CHECK(!xs.empty(), op, ": no inputs");
   const Tensor& first = xs[0];
   check_operand(op, first, "input 0");
-  channel_plane(op, first, "input 0");
+  checked_layout(op, first, "input 0");
   int64_t total_c = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     const Tensor& t = xs[i];
@@ -357,7 +355,7 @@ Tensor Backend::concat_channels(const std::vector<Tensor>& xs) {
 Tensor Backend::slice_channels(const Tensor& x, int64_t begin, int64_t end) {
   const char* op = "slice_channels";
   check_operand(op, x, "x");
-  channel_plane(op, x, "x");
+  checked_layout(op, x, "x");
   const int64_t c = x.size(1);
   STEADY_CHECK(0 <= begin && begin <= end && end <= c, op, ": range [", begin, ", ", end,
                ") out of the ", c, " channels of ", x.str());
@@ -382,12 +380,12 @@ Tensor Backend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Ten
                                  float eps, BatchNormSaved& saved) {
   const char* op = "batch_norm_train";
   check_operand(op, x, "x");
-  const int64_t plane = channel_plane(op, x, "x");
+  const ChannelLayout l = checked_layout(op, x, "x");
   check_per_channel(op, gamma, "gamma", x);
   check_per_channel(op, beta, "beta", x);
   check_per_channel(op, running_mean, "running_mean", x);
   check_per_channel(op, running_var, "running_var", x);
-  STEADY_CHECK(x.size(0) * plane > 1, op,
+  STEADY_CHECK(l.count() > 1, op,
                ": needs more than one value per channel in training, got x ", x.str());
   Tensor y = Tensor::empty(x.shape(), device(), x.dtype());
   saved.mean = Tensor::empty({x.size(1)}, device(), x.dtype());
@@ -401,7 +399,7 @@ Tensor Backend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tens
                                 float eps) {
   const char* op = "batch_norm_eval";
   check_operand(op, x, "x");
-  channel_plane(op, x, "x");
+  checked_layout(op, x, "x");
   check_per_channel(op, gamma, "gamma", x);
   check_per_channel(op, beta, "beta", x);
   check_per_channel(op, running_mean, "running_mean", x);
@@ -416,7 +414,7 @@ Tensor Backend::batch_norm_backward(const Tensor& x, const Tensor& gamma,
                                     Tensor& grad_gamma, Tensor& grad_beta) {
   const char* op = "batch_norm_backward";
   check_operand(op, x, "x");
-  channel_plane(op, x, "x");
+  checked_layout(op, x, "x");
   check_operand(op, gy, "gy");
   check_same_shape(op, x, gy);
   check_same_dtype(op, x, "x", gy, "gy");

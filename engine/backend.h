@@ -53,6 +53,19 @@ struct ConvShape {
   Shape columns_shape() const { return {batch, c_col, h_col, w_col}; }
 };
 
+// The [N, C, ...] layout of the per-channel ops (batch norm, max_channels, mul_channels): N
+// samples, C channels, `plane` elements of one channel of one sample; a channel's statistics run
+// over count() = N * plane values.
+struct ChannelLayout {
+  int64_t n, c, plane;
+  int64_t count() const { return n * plane; }
+};
+inline ChannelLayout channel_layout(const Tensor& x) {
+  ChannelLayout l{x.size(0), x.size(1), 1};
+  for (int d = 2; d < x.dim(); ++d) l.plane *= x.size(d);
+  return l;
+}
+
 struct ConvGrads {
   Tensor grad_x, grad_w, grad_b;  // undefined when not needed (ConvGradsNeeded)
 };
@@ -115,7 +128,7 @@ class Backend {
   void fill(Tensor& t, double value);
   Tensor unary(UnaryOp op, const Tensor& x, float slope);
   // grad of unary op given input x, output y and upstream gy. Each gradient is computed from the
-  // operand it is most accurate from (unary_math.h: relu, leaky relu and log from x; sigmoid,
+  // operand it is most accurate from (kernels/elementwise_math.h: relu, leaky relu and log from x; sigmoid,
   // tanh and exp from y); when that one is undefined the other is used.
   Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy,
                         float slope);

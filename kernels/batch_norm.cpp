@@ -17,7 +17,6 @@
 #include <cmath>
 
 #include "engine/cpu/cpu_backend.h"
-#include "kernels/batch_norm_layout.h"
 #include "kernels/cpu_kernel_util.h"
 
 namespace steady {

@@ -18,7 +18,6 @@
 
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/reduce.cuh"
-#include "kernels/batch_norm_layout.h"
 #include "engine/cuda/runtime.h"
 
 namespace steady {

@@ -1,5 +1,6 @@
-// Small helpers shared by the CPU twins in kernels/*.cpp: device checks naming the op, dispatch
-// from DType to the scalar type, and the element count above which a loop is worth OpenMP.
+// Small helpers shared by the CPU twins in kernels/*.cpp (their arguments are checked by the
+// entry points of engine/backend.cpp): dispatch from DType to the scalar type, and the element
+// count above which a loop is worth OpenMP.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -11,18 +12,6 @@ namespace cpu_kernel {
 
 // Below this many elements the OpenMP fork/join costs more than the loop itself.
 constexpr int64_t kParallelThreshold = 1 << 15;
-
-inline void check_cpu(const char* op, const Tensor& t, const char* what) {
-  STEADY_CHECK(t.defined(), op, ": ", what, " is undefined");
-  STEADY_CHECK(t.device() == Device::CPU, op, ": ", what, " must be on the cpu for the cpu ",
-               "backend, got ", t.str());
-}
-
-inline void check_same_dtype(const char* op, const Tensor& a, const char* what_a, const Tensor& b,
-                             const char* what_b) {
-  STEADY_CHECK(a.dtype() == b.dtype(), op, ": ", what_a, " ", a.str(), " and ", what_b, " ",
-               b.str(), " differ in dtype");
-}
 
 // Calls f(T{}) with T = float or double according to dtype; f is a generic lambda that picks
 // up T with decltype.

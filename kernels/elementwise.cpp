@@ -146,7 +146,8 @@ void CpuBackend::maximum_backward_impl(const Tensor& a, const Tensor& b, const T
 }
 
 void CpuBackend::max_channels_impl(const Tensor& x, Tensor& out) {
-  const int64_t n = x.size(0), c = x.size(1), plane = out.numel() / n;
+  const ChannelLayout l = channel_layout(x);
+  const int64_t n = l.n, c = l.c, plane = l.plane;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
@@ -164,7 +165,8 @@ void CpuBackend::max_channels_impl(const Tensor& x, Tensor& out) {
 }
 
 void CpuBackend::mul_channels_impl(const Tensor& x, const Tensor& m, Tensor& out) {
-  const int64_t n = x.size(0), c = x.size(1), plane = m.numel() / n;
+  const ChannelLayout l = channel_layout(x);
+  const int64_t n = l.n, c = l.c, plane = l.plane;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();

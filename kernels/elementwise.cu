@@ -140,15 +140,16 @@ void CudaBackend::maximum_backward_impl(const Tensor& a, const Tensor& b, const 
 }
 
 void CudaBackend::max_channels_impl(const Tensor& x, Tensor& out) {
-  const int64_t n = x.size(0), plane = out.numel() / n;
-  STEADY_LAUNCH_FLAT(max_channels_kernel, n * plane, x.data<float>(), out.data<float>(), n,
-                     x.size(1), plane);
+  const ChannelLayout l = channel_layout(x);
+  STEADY_LAUNCH_FLAT(max_channels_kernel, l.n * l.plane, x.data<float>(), out.data<float>(), l.n,
+                     l.c, l.plane);
 }
 
 void CudaBackend::mul_channels_impl(const Tensor& x, const Tensor& m, Tensor& out) {
-  const int64_t total = x.numel(), plane = m.numel() / x.size(0);
+  const ChannelLayout l = channel_layout(x);
+  const int64_t total = x.numel();
   STEADY_LAUNCH_FLAT(mul_channels_kernel, total, x.data<float>(), m.data<float>(),
-                     out.data<float>(), total, x.size(1), plane);
+                     out.data<float>(), total, l.c, l.plane);
 }
 
 void CudaBackend::scale_shift_impl(const Tensor& x, double scale, double shift, Tensor& out) {
