@@ -26,6 +26,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from torch_step import write_json  # the sibling script: one atomic JSON writer
+
 STEP_NAME = "conv_stack_step 8x3x128x128 4x conv3x3 32ch adam"
 
 
@@ -216,14 +218,6 @@ def why_not(mode, dev):
     if mode == "compile" and not hasattr(torch, "compile"):
         return f"torch.compile needs torch >= 2 (this is {torch.__version__})"
     return None
-
-
-def write_json(path, doc):
-    """The whole document into path, atomically (called after every case with --out)."""
-    if path:
-        with open(path + ".tmp", "w") as f:
-            json.dump(doc, f, indent=1)
-        os.replace(path + ".tmp", path)
 
 
 def main():

@@ -75,19 +75,29 @@ Shape with_channels(const Tensor& t, int64_t c) {
 }
 
 // out[n, 0..2, k] = fn(in[n, 0..2, k]) for every pixel; a 1-channel input is read as (v, v, v).
+// fn(b, k, v) for pixel k of sample b of an image with in_c (1 or 3) channels, v its three
+// values in double (grey repeated).
 template <class T, class Fn>
-void map_pixels(const T* in, int64_t in_c, T* out, const Layout& l, Fn fn) {
+void for_each_pixel(const T* in, int64_t in_c, const Layout& l, Fn fn) {
   const int64_t total = l.n * l.plane;
 #pragma omp parallel for schedule(static) if (total > 65536)
   for (int64_t q = 0; q < total; ++q) {
     const int64_t b = q / l.plane, k = q % l.plane;
     const T* src = in + b * in_c * l.plane + k;
-    double v[3], r[3];
+    double v[3];
     for (int c = 0; c < 3; ++c) v[c] = static_cast<double>(src[(in_c == 1 ? 0 : c) * l.plane]);
+    fn(b, k, v);
+  }
+}
+
+template <class T, class Fn>
+void map_pixels(const T* in, int64_t in_c, T* out, const Layout& l, Fn fn) {
+  for_each_pixel(in, in_c, l, [&](int64_t b, int64_t k, const double* v) {
+    double r[3];
     fn(v, r);
     T* dst = out + b * 3 * l.plane + k;
     for (int c = 0; c < 3; ++c) dst[c * l.plane] = static_cast<T>(r[c]);
-  }
+  });
 }
 
 template <class Fn>
@@ -119,19 +129,14 @@ Tensor map_elements(const char* op, const Tensor& in, Fn fn) {
   return out;
 }
 
-// Lab of every pixel of an sRGB (or grey) image, then `emit` writes the wanted channels.
+// emit(b, k, lab): L*a*b* of every pixel of an sRGB (or grey) image.
 template <class T, class Emit>
 void lab_of_pixels(const T* in, int64_t in_c, const Layout& l, Emit emit) {
-  const int64_t total = l.n * l.plane;
-#pragma omp parallel for schedule(static) if (total > 65536)
-  for (int64_t q = 0; q < total; ++q) {
-    const int64_t b = q / l.plane, k = q % l.plane;
-    const T* src = in + b * in_c * l.plane + k;
-    double v[3], lab[3];
-    for (int c = 0; c < 3; ++c) v[c] = static_cast<double>(src[(in_c == 1 ? 0 : c) * l.plane]);
+  for_each_pixel(in, in_c, l, [&](int64_t b, int64_t k, const double* v) {
+    double lab[3];
     srgb_to_lab(v, lab);
     emit(b, k, lab);
-  }
+  });
 }
 
 // Writes (L/50 - 1) into `input` and/or (a, b)/110 into `target` (either may be undefined).
@@ -234,24 +239,18 @@ Tensor srgb_to_linear(const Tensor& srgb) {
 Tensor linear_to_srgb(const Tensor& linear) {
   return map_elements("linear_to_srgb", linear, [](double v) { return linear_to_srgb(v); });
 }
-Tensor linear_to_xyz(const Tensor& rgb) {
-  return map3("linear_to_xyz", rgb, [](const double* v, double* r) { linear_to_xyz(v, r); });
-}
-Tensor xyz_to_linear(const Tensor& xyz) {
-  return map3("xyz_to_linear", xyz, [](const double* v, double* r) { xyz_to_linear(v, r); });
-}
-Tensor xyz_to_lab(const Tensor& xyz) {
-  return map3("xyz_to_lab", xyz, [](const double* v, double* r) { xyz_to_lab(v, r); });
-}
-Tensor lab_to_xyz(const Tensor& lab) {
-  return map3("lab_to_xyz", lab, [](const double* v, double* r) { lab_to_xyz(v, r); });
-}
-Tensor srgb_to_lab(const Tensor& srgb) {
-  return map3("srgb_to_lab", srgb, [](const double* v, double* r) { srgb_to_lab(v, r); });
-}
-Tensor lab_to_srgb(const Tensor& lab) {
-  return map3("lab_to_srgb", lab, [](const double* v, double* r) { lab_to_srgb(v, r); });
-}
+// Each per-pixel conversion of three channels above, lifted to [3, H, W] / [N, 3, H, W] tensors.
+#define STEADY_PIXEL_CONVERSION(name) \
+  Tensor name(const Tensor& t) {     \
+    return map3(#name, t, [](const double* v, double* r) { name(v, r); }); \
+  }
+STEADY_PIXEL_CONVERSION(linear_to_xyz)
+STEADY_PIXEL_CONVERSION(xyz_to_linear)
+STEADY_PIXEL_CONVERSION(xyz_to_lab)
+STEADY_PIXEL_CONVERSION(lab_to_xyz)
+STEADY_PIXEL_CONVERSION(srgb_to_lab)
+STEADY_PIXEL_CONVERSION(lab_to_srgb)
+#undef STEADY_PIXEL_CONVERSION
 
 // ------------------------------------------------------------------------------- colorization
 

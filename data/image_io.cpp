@@ -511,30 +511,14 @@ void fill_write_buffer(WriteBuffer& b, std::vector<float> planes, int64_t c_n, i
 
 // ------------------------------------------------------------------------------- stb reading
 
-Tensor planar_from_interleaved_u8(const unsigned char* p, int w, int h, int comp) {
+// [comp, h, w] floats from interleaved samples, each times `unit` (1/255, 1/65535 or 1).
+template <class T>
+Tensor planar_from_interleaved(const T* p, int w, int h, int comp, float unit) {
   Tensor t = Tensor::empty({comp, h, w});
   float* o = t.data<float>();
   const int64_t plane = int64_t(w) * h;
   for (int64_t i = 0; i < plane; ++i)
-    for (int c = 0; c < comp; ++c) o[c * plane + i] = p[i * comp + c] * (1.0f / 255.0f);
-  return t;
-}
-
-Tensor planar_from_interleaved_u16(const unsigned short* p, int w, int h, int comp) {
-  Tensor t = Tensor::empty({comp, h, w});
-  float* o = t.data<float>();
-  const int64_t plane = int64_t(w) * h;
-  for (int64_t i = 0; i < plane; ++i)
-    for (int c = 0; c < comp; ++c) o[c * plane + i] = p[i * comp + c] * (1.0f / 65535.0f);
-  return t;
-}
-
-Tensor planar_from_interleaved_f32(const float* p, int w, int h, int comp) {
-  Tensor t = Tensor::empty({comp, h, w});
-  float* o = t.data<float>();
-  const int64_t plane = int64_t(w) * h;
-  for (int64_t i = 0; i < plane; ++i)
-    for (int c = 0; c < comp; ++c) o[c * plane + i] = p[i * comp + c];
+    for (int c = 0; c < comp; ++c) o[c * plane + i] = p[i * comp + c] * unit;
   return t;
 }
 
@@ -580,19 +564,19 @@ Tensor read_stb(const std::string& path) {
     check_radiance_complete(b, path);
     float* p = stbi_loadf_from_memory(b.data(), len, &w, &h, &comp, 0);
     if (!p) fail("cannot read image '", path, "': corrupt Radiance HDR (", stb_reason(), ")");
-    t = planar_from_interleaved_f32(p, w, h, comp);
+    t = planar_from_interleaved(p, w, h, comp, 1.0f);
     stbi_image_free(p);
     t = drop_grey_alpha(t);
     check_finite_clamp(t, path);
   } else if (stbi_is_16_bit_from_memory(b.data(), len)) {
     unsigned short* p = stbi_load_16_from_memory(b.data(), len, &w, &h, &comp, 0);
     if (!p) fail("cannot read image '", path, "': corrupt image (", stb_reason(), ")");
-    t = drop_grey_alpha(planar_from_interleaved_u16(p, w, h, comp));
+    t = drop_grey_alpha(planar_from_interleaved(p, w, h, comp, 1.0f / 65535.0f));
     stbi_image_free(p);
   } else {
     unsigned char* p = stbi_load_from_memory(b.data(), len, &w, &h, &comp, 0);
     if (!p) fail("cannot read image '", path, "': corrupt image (", stb_reason(), ")");
-    t = drop_grey_alpha(planar_from_interleaved_u8(p, w, h, comp));
+    t = drop_grey_alpha(planar_from_interleaved(p, w, h, comp, 1.0f / 255.0f));
     stbi_image_free(p);
   }
   return t;

@@ -226,35 +226,44 @@ ConvShape Backend::check_conv(const char* op, bool transposed, const Tensor& x, 
   return g;
 }
 
-Tensor Backend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
-  const ConvShape g = check_conv("conv2d", false, x, w, b, Tensor(), a);
-  Tensor y = Tensor::empty(g.columns_shape(), device(), x.dtype());
-  conv2d_impl(g, x, w, b, y);
+Tensor Backend::conv_forward(bool transposed, const Tensor& x, const Tensor& w, const Tensor& b,
+                             Conv2dArgs a) {
+  const ConvShape g =
+      check_conv(transposed ? "conv_transpose2d" : "conv2d", transposed, x, w, b, Tensor(), a);
+  Tensor y = Tensor::empty(transposed ? g.image_shape() : g.columns_shape(), device(), x.dtype());
+  if (transposed)
+    conv_transpose2d_impl(g, x, w, b, y);
+  else
+    conv2d_impl(g, x, w, b, y);
   return y;
 }
 
-ConvGrads Backend::conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
-                                   const Tensor& gy, Conv2dArgs a) {
-  const ConvShape g = check_conv("conv2d_backward", false, x, w, Tensor(), gy, a);
-  ConvGrads r = conv_grads(x, w, g, false, need);
-  conv2d_backward_impl(g, x, w, gy, r);
+ConvGrads Backend::conv_backward(bool transposed, const Tensor& x, const Tensor& w,
+                                 ConvGradsNeeded need, const Tensor& gy, Conv2dArgs a) {
+  const char* op = transposed ? "conv_transpose2d_backward" : "conv2d_backward";
+  const ConvShape g = check_conv(op, transposed, x, w, Tensor(), gy, a);
+  ConvGrads r = conv_grads(x, w, g, transposed, need);
+  if (transposed)
+    conv_transpose2d_backward_impl(g, x, w, gy, r);
+  else
+    conv2d_backward_impl(g, x, w, gy, r);
   return r;
 }
 
-Tensor Backend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
-  const ConvShape g = check_conv("conv_transpose2d", true, x, w, b, Tensor(), a);
-  Tensor y = Tensor::empty(g.image_shape(), device(), x.dtype());
-  conv_transpose2d_impl(g, x, w, b, y);
-  return y;
+Tensor Backend::conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
+  return conv_forward(false, x, w, b, a);
 }
-
+ConvGrads Backend::conv2d_backward(const Tensor& x, const Tensor& w, ConvGradsNeeded need,
+                                   const Tensor& gy, Conv2dArgs a) {
+  return conv_backward(false, x, w, need, gy, a);
+}
+Tensor Backend::conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs a) {
+  return conv_forward(true, x, w, b, a);
+}
 ConvGrads Backend::conv_transpose2d_backward(const Tensor& x, const Tensor& w,
                                              ConvGradsNeeded need, const Tensor& gy,
                                              Conv2dArgs a) {
-  const ConvShape g = check_conv("conv_transpose2d_backward", true, x, w, Tensor(), gy, a);
-  ConvGrads r = conv_grads(x, w, g, true, need);
-  conv_transpose2d_backward_impl(g, x, w, gy, r);
-  return r;
+  return conv_backward(true, x, w, need, gy, a);
 }
 
 // ---------------------------------------------------------------- resampling and layout

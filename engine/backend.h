@@ -10,27 +10,36 @@
 
 namespace steady {
 
-enum class UnaryOp { Relu, LeakyRelu, Sigmoid, Tanh, Exp, Log, Rsqrt };
+// The unary ops without a parameter, as (enum, name): the enum, op_name and the one-argument
+// functions of ops.h and tensor_ops.h are all made from this list.
+#define STEADY_PLAIN_UNARY_OPS(X) \
+  X(Relu, relu) X(Sigmoid, sigmoid) X(Tanh, tanh) X(Exp, exp) X(Log, log) X(Rsqrt, rsqrt)
+
+#define STEADY_ENUM_ITEM(Op, name) Op,
+enum class UnaryOp { LeakyRelu, STEADY_PLAIN_UNARY_OPS(STEADY_ENUM_ITEM) };
+#undef STEADY_ENUM_ITEM
 inline const char* op_name(UnaryOp op) {
+#define STEADY_NAME_CASE(Op, name) \
+  case UnaryOp::Op: return #name;
   switch (op) {
-    case UnaryOp::Relu: return "relu";
     case UnaryOp::LeakyRelu: return "leaky_relu";
-    case UnaryOp::Sigmoid: return "sigmoid";
-    case UnaryOp::Tanh: return "tanh";
-    case UnaryOp::Exp: return "exp";
-    case UnaryOp::Log: return "log";
-    case UnaryOp::Rsqrt: return "rsqrt";
+    STEADY_PLAIN_UNARY_OPS(STEADY_NAME_CASE)
   }
+#undef STEADY_NAME_CASE
   return "unary";
 }
-enum class BinaryOp { Add, Sub, Mul, Max };
+// The element-wise binary ops as (enum, name), made into the enum, op_name and the two-argument
+// functions of ops.h and tensor_ops.h.
+#define STEADY_BINARY_OPS(X) X(Add, add) X(Sub, sub) X(Mul, mul) X(Max, maximum)
+
+#define STEADY_ENUM_ITEM(Op, name) Op,
+enum class BinaryOp { STEADY_BINARY_OPS(STEADY_ENUM_ITEM) };
+#undef STEADY_ENUM_ITEM
 inline const char* op_name(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Add: return "add";
-    case BinaryOp::Sub: return "sub";
-    case BinaryOp::Mul: return "mul";
-    case BinaryOp::Max: return "maximum";
-  }
+#define STEADY_NAME_CASE(Op, name) \
+  case BinaryOp::Op: return #name;
+  switch (op) { STEADY_BINARY_OPS(STEADY_NAME_CASE) }
+#undef STEADY_NAME_CASE
   return "binary";
 }
 
@@ -209,6 +218,11 @@ class Backend {
   void check_operand(const char* op, const Tensor& t, const char* what) const;
   ConvShape check_conv(const char* op, bool transposed, const Tensor& x, const Tensor& w,
                        const Tensor& b, const Tensor& gy, const Conv2dArgs& a) const;
+  // conv2d and conv_transpose2d (transposed), forward and backward: checks, outputs, the hook
+  Tensor conv_forward(bool transposed, const Tensor& x, const Tensor& w, const Tensor& b,
+                      Conv2dArgs a);
+  ConvGrads conv_backward(bool transposed, const Tensor& x, const Tensor& w, ConvGradsNeeded need,
+                          const Tensor& gy, Conv2dArgs a);
   void check_warp(const char* op, const Tensor& image, const char* what,
                   const Tensor& matrix) const;
   // and a [C] tensor of x's dtype, C = x.size(1)

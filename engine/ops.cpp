@@ -209,10 +209,10 @@ Var unary_op(UnaryOp op, const Var& x, float slope) {
 }
 }  // namespace
 
-Var add(const Var& a, const Var& b) { return binary_op(BinaryOp::Add, a, b); }
-Var sub(const Var& a, const Var& b) { return binary_op(BinaryOp::Sub, a, b); }
-Var mul(const Var& a, const Var& b) { return binary_op(BinaryOp::Mul, a, b); }
-Var maximum(const Var& a, const Var& b) { return binary_op(BinaryOp::Max, a, b); }
+#define STEADY_DEFINE_BINARY(Op, name) \
+  Var name(const Var& a, const Var& b) { return binary_op(BinaryOp::Op, a, b); }
+STEADY_BINARY_OPS(STEADY_DEFINE_BINARY)
+#undef STEADY_DEFINE_BINARY
 
 Var mul_channels(const Var& x, const Tensor& m) {
   return Var::make(mul_channels(x.value(), m), "mul_channels", {x}, [m](Node& self) {
@@ -228,13 +228,11 @@ Var scale_shift(const Var& x, double s, double t) {
 }
 Var scale(const Var& x, double s) { return scale_shift(x, s, 0.0); }
 
-Var relu(const Var& x) { return unary_op(UnaryOp::Relu, x, 0.f); }
 Var leaky_relu(const Var& x, float slope) { return unary_op(UnaryOp::LeakyRelu, x, slope); }
-Var sigmoid(const Var& x) { return unary_op(UnaryOp::Sigmoid, x, 0.f); }
-Var tanh(const Var& x) { return unary_op(UnaryOp::Tanh, x, 0.f); }
-Var exp(const Var& x) { return unary_op(UnaryOp::Exp, x, 0.f); }
-Var log(const Var& x) { return unary_op(UnaryOp::Log, x, 0.f); }
-Var rsqrt(const Var& x) { return unary_op(UnaryOp::Rsqrt, x, 0.f); }
+#define STEADY_DEFINE_UNARY(Op, name) \
+  Var name(const Var& x) { return unary_op(UnaryOp::Op, x, 0.f); }
+STEADY_PLAIN_UNARY_OPS(STEADY_DEFINE_UNARY)
+#undef STEADY_DEFINE_UNARY
 
 Var sum(const Var& x) {
   Tensor y = be(x).sum(x.value());

@@ -2,23 +2,19 @@
 
 namespace steady {
 
-Tensor add(const Tensor& a, const Tensor& b) { return backend_of(a).binary(BinaryOp::Add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return backend_of(a).binary(BinaryOp::Sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return backend_of(a).binary(BinaryOp::Mul, a, b); }
-Tensor maximum(const Tensor& a, const Tensor& b) {
-  return backend_of(a).binary(BinaryOp::Max, a, b);
-}
+#define STEADY_DEFINE_BINARY(Op, name) \
+  Tensor name(const Tensor& a, const Tensor& b) { return backend_of(a).binary(BinaryOp::Op, a, b); }
+STEADY_BINARY_OPS(STEADY_DEFINE_BINARY)
+#undef STEADY_DEFINE_BINARY
 Tensor scale(const Tensor& x, double s) { return backend_of(x).scale_shift(x, s, 0.0); }
 Tensor affine(const Tensor& x, double s, double t) { return backend_of(x).scale_shift(x, s, t); }
-Tensor relu(const Tensor& x) { return backend_of(x).unary(UnaryOp::Relu, x, 0.f); }
 Tensor leaky_relu(const Tensor& x, float slope) {
   return backend_of(x).unary(UnaryOp::LeakyRelu, x, slope);
 }
-Tensor sigmoid(const Tensor& x) { return backend_of(x).unary(UnaryOp::Sigmoid, x, 0.f); }
-Tensor tanh(const Tensor& x) { return backend_of(x).unary(UnaryOp::Tanh, x, 0.f); }
-Tensor exp(const Tensor& x) { return backend_of(x).unary(UnaryOp::Exp, x, 0.f); }
-Tensor log(const Tensor& x) { return backend_of(x).unary(UnaryOp::Log, x, 0.f); }
-Tensor rsqrt(const Tensor& x) { return backend_of(x).unary(UnaryOp::Rsqrt, x, 0.f); }
+#define STEADY_DEFINE_UNARY(Op, name) \
+  Tensor name(const Tensor& x) { return backend_of(x).unary(UnaryOp::Op, x, 0.f); }
+STEADY_PLAIN_UNARY_OPS(STEADY_DEFINE_UNARY)
+#undef STEADY_DEFINE_UNARY
 Tensor sum(const Tensor& x) { return backend_of(x).sum(x); }
 Tensor max_channels(const Tensor& x) { return backend_of(x).max_channels(x); }
 Tensor mul_channels(const Tensor& x, const Tensor& m) { return backend_of(x).mul_channels(x, m); }

@@ -8,19 +8,16 @@
 
 namespace steady {
 
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
-Tensor maximum(const Tensor& a, const Tensor& b);  // NaN from either side, as torch.maximum
+// add, sub, mul, maximum (NaN from either side, as torch.maximum)
+#define STEADY_DECLARE_BINARY(Op, name) Tensor name(const Tensor& a, const Tensor& b);
+STEADY_BINARY_OPS(STEADY_DECLARE_BINARY)
+#undef STEADY_DECLARE_BINARY
 Tensor scale(const Tensor& x, double s);             // s * x
 Tensor affine(const Tensor& x, double s, double t);  // s * x + t
-Tensor relu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, float slope = 0.01f);
-Tensor sigmoid(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor exp(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor rsqrt(const Tensor& x);  // 1 / sqrt(x)
+#define STEADY_DECLARE_UNARY(Op, name) Tensor name(const Tensor& x);
+STEADY_PLAIN_UNARY_OPS(STEADY_DECLARE_UNARY)  // relu, sigmoid, tanh, exp, log, rsqrt
+#undef STEADY_DECLARE_UNARY
 Tensor sum(const Tensor& x);  // [1]
 Tensor max_channels(const Tensor& x);                   // [N,C,...] -> [N,1,...]
 Tensor mul_channels(const Tensor& x, const Tensor& m);  // x [N,C,...] * m [N,1,...]

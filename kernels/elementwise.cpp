@@ -29,15 +29,13 @@ namespace {
 // caller's loop, so each loop is branch-free and vectorizes.
 template <class F>
 void with_unary_op(UnaryOp op, F&& f) {
+#define STEADY_OP_CASE(Op, name) \
+  case UnaryOp::Op: return f(std::integral_constant<UnaryOp, UnaryOp::Op>{});
   switch (op) {
-    case UnaryOp::Relu: return f(std::integral_constant<UnaryOp, UnaryOp::Relu>{});
-    case UnaryOp::LeakyRelu: return f(std::integral_constant<UnaryOp, UnaryOp::LeakyRelu>{});
-    case UnaryOp::Sigmoid: return f(std::integral_constant<UnaryOp, UnaryOp::Sigmoid>{});
-    case UnaryOp::Tanh: return f(std::integral_constant<UnaryOp, UnaryOp::Tanh>{});
-    case UnaryOp::Exp: return f(std::integral_constant<UnaryOp, UnaryOp::Exp>{});
-    case UnaryOp::Log: return f(std::integral_constant<UnaryOp, UnaryOp::Log>{});
-    case UnaryOp::Rsqrt: return f(std::integral_constant<UnaryOp, UnaryOp::Rsqrt>{});
+    STEADY_OP_CASE(LeakyRelu, leaky_relu)
+    STEADY_PLAIN_UNARY_OPS(STEADY_OP_CASE)
   }
+#undef STEADY_OP_CASE
 }
 
 // gx = gy * d(op)/dx over one contiguous range. Restrict-qualified locals let the compiler keep
@@ -118,12 +116,10 @@ void CpuBackend::binary_impl(BinaryOp op, const Tensor& a, const Tensor& b, Tens
 #pragma omp parallel for if (n > kParallelThreshold) schedule(static)
       for (int64_t i = 0; i < n; ++i) o[i] = binary::apply(kOp, ap[i], bp[i]);
     };
-    switch (op) {
-      case BinaryOp::Add: return run(std::integral_constant<BinaryOp, BinaryOp::Add>{});
-      case BinaryOp::Sub: return run(std::integral_constant<BinaryOp, BinaryOp::Sub>{});
-      case BinaryOp::Mul: return run(std::integral_constant<BinaryOp, BinaryOp::Mul>{});
-      case BinaryOp::Max: return run(std::integral_constant<BinaryOp, BinaryOp::Max>{});
-    }
+#define STEADY_OP_CASE(Op, name) \
+  case BinaryOp::Op: return run(std::integral_constant<BinaryOp, BinaryOp::Op>{});
+    switch (op) { STEADY_BINARY_OPS(STEADY_OP_CASE) }
+#undef STEADY_OP_CASE
   });
 }
 

@@ -83,23 +83,10 @@ __global__ void accumulate_kernel(float* dst, const float* src, float alpha, boo
   }
 }
 
-// Block b sums x[b*kSumChunk, (b+1)*kSumChunk) into partial[b].
-__global__ void sum_chunks_kernel(const float* x, int64_t n, double* partial) {
-  __shared__ double shared[kThreads];
-  const int64_t begin = blockIdx.x * kSumChunk;
-  const int64_t end = begin + kSumChunk < n ? begin + kSumChunk : n;
-  double acc = 0.0;
-  for (int64_t i = begin + threadIdx.x; i < end; i += kThreads) acc += static_cast<double>(x[i]);
-  const double total = cuda::block_sum<kThreads>(acc, shared);
-  if (threadIdx.x == 0) partial[blockIdx.x] = total;
-}
-
 // One block: out[0] = sum of partial[0, chunks).
 __global__ void sum_partials_kernel(const double* partial, int64_t chunks, float* out) {
   __shared__ double shared[kThreads];
-  double acc = 0.0;
-  for (int64_t i = threadIdx.x; i < chunks; i += kThreads) acc += partial[i];
-  const double total = cuda::block_sum<kThreads>(acc, shared);
+  const double total = cuda::block_sum_range<kThreads>(partial, 0, chunks, shared);
   if (threadIdx.x == 0) out[0] = static_cast<float>(total);
 }
 
@@ -175,7 +162,7 @@ void CudaBackend::sum_impl(const Tensor& x, Tensor& out) {
   // Scratch for the chunk sums: `chunks` doubles, held as twice as many floats.
   Tensor scratch = Tensor::empty({2 * chunks}, Device::CUDA);
   double* partial = static_cast<double*>(scratch.raw());
-  sum_chunks_kernel<<<static_cast<unsigned int>(chunks), kThreads, 0, cuda::stream()>>>(
+  cuda::sum_chunks_kernel<kThreads, kSumChunk><<<static_cast<unsigned int>(chunks), kThreads, 0, cuda::stream()>>>(
       x.data<float>(), n, partial);
   CUDA_CHECK_LAUNCH("sum_chunks_kernel");
   sum_partials_kernel<<<1, kThreads, 0, cuda::stream()>>>(partial, chunks, out.data<float>());

@@ -29,23 +29,12 @@ constexpr int kThreads = 256;
 constexpr int64_t kPixelChunk = 512;   // pixels per block of the loss pass
 constexpr int64_t kMaskChunk = 4096;   // mask values per block of the mask sum
 
-__global__ void mask_sum_chunks_kernel(const float* mask, int64_t n, double* partial) {
-  __shared__ double shared[kThreads];
-  const int64_t begin = blockIdx.x * kMaskChunk;
-  const int64_t end = begin + kMaskChunk < n ? begin + kMaskChunk : n;
-  double acc = 0.0;
-  for (int64_t i = begin + threadIdx.x; i < end; i += kThreads) acc += static_cast<double>(mask[i]);
-  const double total = cuda::block_sum<kThreads>(acc, shared);
-  if (threadIdx.x == 0) partial[blockIdx.x] = total;
-}
 
 // denom[0] = max(1, channels * sum of partial[0, chunks)).
 __global__ void mask_denominator_kernel(const double* partial, int64_t chunks, double channels,
                                         double* denom) {
   __shared__ double shared[kThreads];
-  double acc = 0.0;
-  for (int64_t i = threadIdx.x; i < chunks; i += kThreads) acc += partial[i];
-  const double total = cuda::block_sum<kThreads>(acc, shared);
+  const double total = cuda::block_sum_range<kThreads>(partial, 0, chunks, shared);
   if (threadIdx.x == 0) {
     const double d = channels * total;
     denom[0] = d > 1.0 ? d : 1.0;
@@ -123,9 +112,7 @@ __global__ void reg_loss_kernel(RegArgs a, double* partial) {
 __global__ void reg_loss_total_kernel(const double* partial, int64_t chunks,
                                       const double* denom_dev, double denom_host, float* loss) {
   __shared__ double shared[kThreads];
-  double acc = 0.0;
-  for (int64_t i = threadIdx.x; i < chunks; i += kThreads) acc += partial[i];
-  const double total = cuda::block_sum<kThreads>(acc, shared);
+  const double total = cuda::block_sum_range<kThreads>(partial, 0, chunks, shared);
   if (threadIdx.x == 0) loss[0] = static_cast<float>(total / (denom_dev ? denom_dev[0] : denom_host));
 }
 
@@ -164,9 +151,9 @@ void CudaBackend::reg_loss_impl(RegKind kind, const Tensor& fx, const Tensor& ft
 
   cudaStream_t stream = cuda::stream();
   if (mask_chunks > 0) {
-    mask_sum_chunks_kernel<<<static_cast<unsigned int>(mask_chunks), kThreads, 0, stream>>>(
+    cuda::sum_chunks_kernel<kThreads, kMaskChunk><<<static_cast<unsigned int>(mask_chunks), kThreads, 0, stream>>>(
         a.mask, pixels, mask_partial);
-    CUDA_CHECK_LAUNCH("mask_sum_chunks_kernel");
+    CUDA_CHECK_LAUNCH("sum_chunks_kernel (mask)");
     mask_denominator_kernel<<<1, kThreads, 0, stream>>>(mask_partial, mask_chunks,
                                                          static_cast<double>(c), denom_dev);
     CUDA_CHECK_LAUNCH("mask_denominator_kernel");

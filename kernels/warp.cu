@@ -25,18 +25,30 @@ namespace {
 
 constexpr int kThreads = cuda::kFlatThreads;
 
+// Output pixel idx of an [n, h, w] grid: its sample s, its offset pix in the plane, and the point
+// (sx, sy) its sample's matrix reads.
+struct OutputPixel {
+  int64_t s, pix;
+  double sx, sy;
+};
+__device__ inline OutputPixel output_pixel(int64_t idx, int64_t hw, int64_t w, const float* mats) {
+  OutputPixel p;
+  p.s = idx / hw;
+  p.pix = idx - p.s * hw;
+  const int64_t y = p.pix / w, x = p.pix - y * w;
+  warp::sample_point(mats + 6 * p.s, x, y, p.sx, p.sy);
+  return p;
+}
+
 __global__ void warp_forward_kernel(const float* x, const float* mats, float* out, int64_t n,
                                     int64_t c, int64_t h, int64_t w) {
   const int64_t hw = h * w;
   STEADY_GRID_STRIDE_LOOP(idx, n * hw) {
-    const int64_t s = idx / hw, pix = idx - s * hw;
-    const int64_t y = pix / w, xx = pix - y * w;
-    double sx, sy;
-    warp::sample_point(mats + 6 * s, xx, y, sx, sy);
-    const warp::Taps t = warp::taps(sx, sy, h, w);
+    const OutputPixel p = output_pixel(idx, hw, w, mats);
+    const warp::Taps t = warp::taps(p.sx, p.sy, h, w);
     for (int64_t ch = 0; ch < c; ++ch) {
-      const int64_t plane = (s * c + ch) * hw;
-      out[plane + pix] = static_cast<float>(warp::bilinear(x + plane, t, h, w));
+      const int64_t plane = (p.s * c + ch) * hw;
+      out[plane + p.pix] = static_cast<float>(warp::bilinear(x + plane, t, h, w));
     }
   }
 }
@@ -45,11 +57,8 @@ __global__ void warp_mask_kernel(const float* mats, float* out, int64_t n, int64
                                  int64_t w) {
   const int64_t hw = h * w;
   STEADY_GRID_STRIDE_LOOP(idx, n * hw) {
-    const int64_t s = idx / hw, pix = idx - s * hw;
-    const int64_t y = pix / w, xx = pix - y * w;
-    double sx, sy;
-    warp::sample_point(mats + 6 * s, xx, y, sx, sy);
-    out[idx] = warp::valid(sx, sy, h, w) ? 1.f : 0.f;
+    const OutputPixel p = output_pixel(idx, hw, w, mats);
+    out[idx] = warp::valid(p.sx, p.sy, h, w) ? 1.f : 0.f;
   }
 }
 

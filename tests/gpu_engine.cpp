@@ -121,6 +121,17 @@ struct EnvGuard {
   }
 };
 
+// A TinyNet on the GPU with a fixed input, target and loss slot: one call, one training step.
+struct GpuStep {
+  TinyNet net;
+  Tensor x, target, loss = Tensor::zeros({1}, Device::CUDA);
+  GpuStep(uint64_t net_seed, uint64_t input_seed)
+      : net(Device::CUDA, net_seed),
+        x(random_input(input_seed, kInput).to(Device::CUDA)),
+        target(random_input(input_seed + 1, kInput).to(Device::CUDA)) {}
+  void operator()() { net.step(x, target, loss); }
+};
+
 // Deterministic cuDNN algorithms in its scope.
 struct DeterministicScope {
   bool before = cuda::deterministic();
@@ -143,22 +154,19 @@ TEST_CASE("gpu engine: one step's loss, gradients and running statistics match t
 }
 
 TEST_CASE("gpu engine: a steady-state training step makes no driver allocation") {
-  TinyNet net(Device::CUDA, 7);
-  const Tensor x = random_input(3, kInput).to(Device::CUDA);
-  const Tensor target = random_input(4, kInput).to(Device::CUDA);
-  Tensor loss = Tensor::zeros({1}, Device::CUDA);
-  for (int i = 0; i < 3; ++i) net.step(x, target, loss);
+  GpuStep step(7, 3);
+  for (int i = 0; i < 3; ++i) step();
   cuda_backend().synchronize();
   const cuda::AllocatorStats warm = cuda::allocator_stats();
   for (int i = 0; i < 5; ++i) {
-    net.step(x, target, loss);
+    step();
     CHECK(cuda::allocator_stats().bytes_in_use == warm.bytes_in_use);  // nothing leaks
   }
   cuda_backend().synchronize();
   const cuda::AllocatorStats after = cuda::allocator_stats();
   CHECK(after.driver_allocations == warm.driver_allocations);
   CHECK(after.allocations > warm.allocations);  // the steps did allocate, from the cache
-  CHECK(std::isfinite(loss.item()));
+  CHECK(std::isfinite(step.loss.item()));
 }
 
 TEST_CASE("gpu engine: CUDA-graph steps give the same parameters as uncaptured steps") {
@@ -206,28 +214,22 @@ TEST_CASE("gpu engine: CUDA-graph steps give the same parameters as uncaptured s
 
 TEST_CASE("gpu engine: STEADY_CUDA_GRAPH=0 runs every step uncaptured") {
   EnvGuard graphs_off("STEADY_CUDA_GRAPH", "0");
-  TinyNet net(Device::CUDA, 13);
-  const Tensor x = random_input(5, kInput).to(Device::CUDA);
-  const Tensor target = random_input(6, kInput).to(Device::CUDA);
-  Tensor loss = Tensor::zeros({1}, Device::CUDA);
+  GpuStep step(13, 5);
   cuda::StepGraph graph;
   CHECK_FALSE(graph.enabled());
-  for (int i = 0; i < 3; ++i) graph.run([&] { net.step(x, target, loss); });
+  for (int i = 0; i < 3; ++i) graph.run([&] { step(); });
   CHECK_FALSE(graph.captured());
   CHECK(graph.replays() == 0);
-  CHECK(std::isfinite(loss.item()));
+  CHECK(std::isfinite(step.loss.item()));
 }
 
 TEST_CASE("gpu engine: a step that reads back to the host cannot be captured, clearly") {
   EnvGuard graphs_on("STEADY_CUDA_GRAPH", "1");
-  TinyNet net(Device::CUDA, 17);
-  const Tensor x = random_input(7, kInput).to(Device::CUDA);
-  const Tensor target = random_input(8, kInput).to(Device::CUDA);
-  Tensor loss = Tensor::zeros({1}, Device::CUDA);
+  GpuStep step(17, 7);
   cuda::StepGraph graph;
   auto step_with_readback = [&] {
-    net.step(x, target, loss);
-    (void)loss.item();  // a copy to the host: not allowed inside a graph
+    step();
+    (void)step.loss.item();  // a copy to the host: not allowed inside a graph
   };
   graph.run(step_with_readback);  // warm-up: fine
   CHECK_THROWS_WITH_AS(graph.run(step_with_readback),
@@ -237,8 +239,8 @@ TEST_CASE("gpu engine: a step that reads back to the host cannot be captured, cl
   graph.run(step_with_readback);
   CHECK_FALSE(graph.captured());
   // The stream and the allocator are usable again.
-  net.step(x, target, loss);
-  CHECK(std::isfinite(loss.item()));
+  step();
+  CHECK(std::isfinite(step.loss.item()));
   Tensor big = Tensor::full({1 << 20}, 1.0, Device::CUDA);  // may need the driver: allowed again
   CHECK(cuda_backend().sum(big).item() == double(1 << 20));
 }

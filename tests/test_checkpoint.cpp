@@ -89,6 +89,13 @@ void make_adam(Adam& adam, const ParamStore& store, uint64_t seed, int64_t steps
   adam.set_steps(steps);
 }
 
+// Both of the above.
+void make_store_and_adam(ParamStore& store, uint64_t store_seed, Adam& adam, uint64_t adam_seed,
+                         int64_t steps) {
+  make_store(store, store_seed);
+  make_adam(adam, store, adam_seed, steps);
+}
+
 bool same_bits(const Tensor& a, const Tensor& b) {
   Tensor ha = a.to(Device::CPU), hb = b.to(Device::CPU);
   return ha.shape() == hb.shape() && ha.dtype() == hb.dtype() &&
@@ -153,9 +160,8 @@ TEST_CASE("checkpoint: save then load restores weights, buffers, Adam, step, RNG
   std::string path = dir.file("run.safetensors");
 
   ParamStore a;
-  make_store(a, 1);
   Adam adam_a;
-  make_adam(adam_a, a, 2, 37);
+  make_store_and_adam(a, 1, adam_a, 2, 37);
   Rng rng(kMeta.rng_seed, kMeta.rng_counter);
   for (int i = 0; i < 5; ++i) rng.next_block();  // the run has drawn some numbers since
   CheckpointMeta meta = kMeta;
@@ -188,9 +194,8 @@ TEST_CASE("checkpoint: save then load restores weights, buffers, Adam, step, RNG
 
   // Into an already attached optimizer too.
   ParamStore c;
-  make_store(c, 7);
   Adam adam_c;
-  make_adam(adam_c, c, 8, 3);
+  make_store_and_adam(c, 7, adam_c, 8, 3);
   load_checkpoint(path, c, &adam_c);
   CHECK(same_bits(adam_a.m, adam_c.m));
   CHECK(same_bits(adam_a.v, adam_c.v));
@@ -207,9 +212,8 @@ TEST_CASE("checkpoint: the file is valid safetensors, checked by an independent 
   TempDir dir;
   std::string path = dir.file("ckpt.safetensors");
   ParamStore store;
-  make_store(store, 3);
   Adam adam;
-  make_adam(adam, store, 4, 11);
+  make_store_and_adam(store, 3, adam, 4, 11);
   save_checkpoint(path, store, &adam, kMeta);
   // For checking with an independent reader: tests/check_safetensors.py $STEADY_KEEP_CHECKPOINT
   if (const char* keep = std::getenv("STEADY_KEEP_CHECKPOINT"))
@@ -293,9 +297,8 @@ TEST_CASE("checkpoint: weights only, and a weights-only load of a full checkpoin
 
   // An optimizer given to a load of a weights-only file keeps its state.
   ParamStore b;
-  make_store(b, 6);
   Adam adam;
-  make_adam(adam, b, 9, 4);
+  make_store_and_adam(b, 6, adam, 9, 4);
   Tensor m_before = adam.m.clone();
   load_checkpoint(dir.file("w.safetensors"), b, &adam);
   CHECK(same_bits(a.values, b.values));
@@ -382,9 +385,8 @@ TEST_CASE("checkpoint: load errors say exactly what differs, and leave the model
   TempDir dir;
   std::string path = dir.file("ckpt.safetensors");
   ParamStore a;
-  make_store(a, 40);
   Adam adam;
-  make_adam(adam, a, 41, 6);
+  make_store_and_adam(a, 40, adam, 41, 6);
   save_checkpoint(path, a, &adam, kMeta);
   std::string good = read_bytes(path);
 
@@ -470,17 +472,15 @@ TEST_CASE("checkpoint: non-finite weights, statistics or moments are refused at 
   for (int which = 0; which < 3; ++which) {
     CAPTURE(which);
     ParamStore store;
-    make_store(store, 7);
     Adam adam;
-    make_adam(adam, store, 8, 3);
+    make_store_and_adam(store, 7, adam, 8, 3);
     Tensor& t = which == 0 ? store.values : which == 1 ? store.buffer_values : adam.v;
     t.data<float>()[t.numel() / 2] = which == 1 ? INFINITY : NAN;
     const std::string path = dir.file("nan.safetensors");
     save_checkpoint(path, store, &adam, kMeta);
     ParamStore fresh;
-    make_store(fresh, 9);
     Adam fresh_adam;
-    make_adam(fresh_adam, fresh, 10, 0);
+    make_store_and_adam(fresh, 9, fresh_adam, 10, 0);
     const std::string msg = error_of([&] { load_checkpoint(path, fresh, &fresh_adam); });
     CHECK(msg.find("holds a non-finite value") != std::string::npos);
   }

@@ -63,45 +63,35 @@ void run_and_compare(DType dtype, float weight_decay, double tol) {
 
 }  // namespace
 
-TEST_CASE("adam: first step moves each weight by lr against the gradient's sign") {
+TEST_CASE("adam: the first step moves each weight by lr against the gradient's sign, with and "
+          "without decoupled weight decay") {
   // At t = 1, mhat = g and vhat = g^2, so the step is lr * g / (|g| + eps): about lr * sign(g),
-  // and exactly 0 where g = 0 (no 0/0).
-  AdamArgs a;
-  a.lr = 0.01f;
-  a.step = 1;
-  Tensor p = Tensor::from_vector(kP0, {5});
-  Tensor g = Tensor::from_vector(kGrads[0], {5});
-  Tensor m = Tensor::zeros({5}, Device::CPU, DType::F64), v = m.clone();
-  cpu_backend().adam_step(p, g, m, v, a);
-  std::vector<double> pv = p.to_host();
-  const double lr = a.lr, eps = a.eps;
-  for (size_t i = 0; i < kP0.size(); ++i) {
-    double gi = kGrads[0][i];
-    CHECK(pv[i] == doctest::Approx(kP0[i] - lr * gi / (std::abs(gi) + eps)).epsilon(1e-14));
+  // and exactly 0 where g = 0 (no 0/0). Weight decay first scales p0 by (1 - lr wd).
+  for (float weight_decay : {0.f, 0.5f}) {
+    CAPTURE(weight_decay);
+    AdamArgs a;
+    a.lr = 0.01f;
+    a.weight_decay = weight_decay;
+    a.step = 1;
+    Tensor p = Tensor::from_vector(kP0, {5});
+    Tensor g = Tensor::from_vector(kGrads[0], {5});
+    Tensor m = Tensor::zeros({5}, Device::CPU, DType::F64), v = m.clone();
+    cpu_backend().adam_step(p, g, m, v, a);
+    std::vector<double> pv = p.to_host();
+    const double lr = a.lr, eps = a.eps, wd = a.weight_decay;
+    for (size_t i = 0; i < kP0.size(); ++i) {
+      double gi = kGrads[0][i];
+      CHECK(pv[i] ==
+            doctest::Approx(kP0[i] * (1 - lr * wd) - lr * gi / (std::abs(gi) + eps)).epsilon(1e-14));
+    }
+    if (weight_decay == 0.f) {
+      CHECK(pv[3] == 0.0);
+      CHECK(pv[0] == doctest::Approx(0.49).epsilon(1e-6));
+      CHECK(pv[1] == doctest::Approx(-0.99).epsilon(1e-6));
+    } else {
+      CHECK(pv[4] == doctest::Approx(3.0 * 0.995 + 0.01).epsilon(1e-6));  // g = -4: step +lr
+    }
   }
-  CHECK(pv[3] == 0.0);
-  CHECK(pv[0] == doctest::Approx(0.49).epsilon(1e-6));
-  CHECK(pv[1] == doctest::Approx(-0.99).epsilon(1e-6));
-}
-
-TEST_CASE("adam: first step with decoupled weight decay") {
-  // p1 = p0 (1 - lr wd) - lr g / (|g| + eps)
-  AdamArgs a;
-  a.lr = 0.01f;
-  a.weight_decay = 0.5f;
-  a.step = 1;
-  Tensor p = Tensor::from_vector(kP0, {5});
-  Tensor g = Tensor::from_vector(kGrads[0], {5});
-  Tensor m = Tensor::zeros({5}, Device::CPU, DType::F64), v = m.clone();
-  cpu_backend().adam_step(p, g, m, v, a);
-  std::vector<double> pv = p.to_host();
-  const double lr = a.lr, eps = a.eps, wd = a.weight_decay;
-  for (size_t i = 0; i < kP0.size(); ++i) {
-    double gi = kGrads[0][i];
-    CHECK(pv[i] ==
-          doctest::Approx(kP0[i] * (1 - lr * wd) - lr * gi / (std::abs(gi) + eps)).epsilon(1e-14));
-  }
-  CHECK(pv[4] == doctest::Approx(3.0 * 0.995 + 0.01).epsilon(1e-6));  // g = -4: step +lr
 }
 
 TEST_CASE("adam: four steps against the hand-written update, float64 and float32") {

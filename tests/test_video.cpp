@@ -42,6 +42,12 @@ bool run_ffmpeg(const std::string& args) {
   return std::system(cmd.c_str()) == 0;
 }
 
+VideoWriteOptions lossless_video() {
+  VideoWriteOptions o;
+  o.lossless = true;
+  return o;
+}
+
 // Smooth moving content on exact 8-bit levels (v = k/255 as the PNG and video readers give).
 std::vector<Tensor> known_frames(int n, int h, int w) {
   std::vector<Tensor> frames;
@@ -187,8 +193,7 @@ TEST_CASE("write_video: lossless exact, lossy close, odd sizes padded, bad input
   REQUIRE_MESSAGE(ffmpeg_available(), kNoFfmpeg);
   TempDir dir("steady_test_video");
   const std::vector<Tensor> frames = known_frames(5, 24, 32);
-  VideoWriteOptions lossless;
-  lossless.lossless = true;
+  const VideoWriteOptions lossless = lossless_video();
   // FFV1 in Matroska, with a grey 1-channel frame whose values clamp; libx264rgb in MP4.
   std::vector<Tensor> mixed = frames;
   mixed.push_back(Tensor::full({1, 24, 32}, 1.5));
@@ -237,8 +242,7 @@ TEST_CASE("max_frames and video_max_side; file names with spaces, quotes, colons
   REQUIRE_MESSAGE(ffmpeg_available(), kNoFfmpeg);
   TempDir dir("steady_test_video");
   const std::vector<Tensor> frames = known_frames(7, 24, 32);
-  VideoWriteOptions lossless;
-  lossless.lossless = true;
+  const VideoWriteOptions lossless = lossless_video();
   // A name a shell or ffmpeg's option parser would misread: a leading dash, a space, quotes,
   // "$(...)" and a colon (ffmpeg's protocol separator).
   const std::string odd_name = dir / "-a b'c\"$(x):y.mkv";

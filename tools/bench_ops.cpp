@@ -192,13 +192,10 @@ void bench_model_sizes(Device dev, Rng& rng, const TimeFn& time,
 
 int bench_main(int argc, char** argv) {
   Cli cli("bench_ops", "[options]");
-  cli.option("device", "auto", "auto, cpu or cuda");
+  add_bench_options(cli);
   cli.option("repeat", "5", "timed runs per op (the median is reported)");
   cli.option("only", "", "run only ops whose name contains this");
-  cli.flag("json", "print JSON instead of a table");
   cli.flag("table", "time the rows of the op-case table (tests/op_cases.h) instead");
-  cli.option("out", "", "also write the JSON here, rewritten after every op (a failing or "
-             "interrupted run keeps what it measured)");
   if (!cli.parse(argc, argv)) return 0;
   Device dev = parse_device(cli.get("device"));
   BenchReport report(device_name(dev), cli.get("out"));

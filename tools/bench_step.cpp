@@ -36,15 +36,12 @@ double peak_memory_mib(Device device) {
 
 int bench_main(int argc, char** argv) {
   Cli cli("bench_step", "[options]");
-  cli.option("device", "auto", "auto, cpu or cuda");
+  add_bench_options(cli);
   cli.option("batch", "8", "images per batch (each step runs 2x through the network)");
   cli.option("size", "128", "image size");
   cli.option("steps", "5", "timed steps per configuration (after one warm-up step)");
   cli.option("models", "hdr,color", "models to time, comma separated");
   cli.option("regs", "none,stability,trans-inv,jacobian", "regularizers to time, comma separated");
-  cli.flag("json", "print JSON instead of a table");
-  cli.option("out", "", "also write the JSON here, rewritten after every configuration (a "
-             "failing or interrupted run keeps what it measured)");
   if (!cli.parse(argc, argv)) return 0;
   Device device = parse_device(cli.get("device"));
   BenchReport report(device_name(device), cli.get("out"));

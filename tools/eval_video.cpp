@@ -91,15 +91,12 @@ int eval_main(int argc, char** argv) {
   cli.option("model", "", "a checkpoint to evaluate (repeat for several, side by side)");
   cli.option("ref", "", "a reference sequence to compare SEQ with (no --model; one SEQ)");
   cli.option("fps", "", "frames per second (default: from the sequence, else 25)");
-  cli.option("device", "auto", "auto, cpu or cuda");
   cli.option("seed", "1", "seed of the virtual cameras (drawn per sequence, with its name) and the transforms");
-  cli.option("batch", "8", "frames per forward pass");
   cli.option("out", "", "write predicted frames (EXR for HDR, and PNG previews) under this folder");
   cli.option("report", "", "write an HTML report (tables, frames, difference images, profiles, video) into this folder");
   cli.option("profile", "", "X,Y: a pixel whose values over time the report plots (repeat; default: where the first model flickers most)");
   cli.option("profile-count", "3", "how many pixels to pick when no --profile is given");
-  cli.option("max-frames", "0", "evaluate only the first N frames (0: all)");
-  cli.option("max-side", "0", "video files: scale frames so the longer side is at most N (0: full size)");
+  add_frame_run_options(cli);
   cli.option("excess-gain", "1", "HDR diagnostics: scale each model's log output's excess over the input by K");
   cli.option("equiv-every", "8", "measure the transform-equivariance error on every Nth frame (0: off)");
   cli.option("transf-scale", "1", "scale of Table 1's transform ranges for the equivariance error");
@@ -108,15 +105,14 @@ int eval_main(int argc, char** argv) {
   STEADY_CHECK(!cli.positional().empty(), "expected at least one sequence (see --help)");
 
   EvalOptions opt;
-  opt.device = parse_device(cli.get("device"));
+  const FrameRunOptions run = frame_run_options(cli);
+  opt.device = run.device;
+  opt.batch = run.batch;
+  opt.max_frames = run.max_frames;
+  opt.max_side = run.max_side;
   opt.fps = cli.has("fps") ? cli.get_double("fps") : 0;
   STEADY_CHECK(!cli.has("fps") || (std::isfinite(opt.fps) && opt.fps > 0), "--fps must be positive");
   opt.seed = static_cast<uint64_t>(cli.get_int("seed", 0, INT64_MAX));
-  opt.batch = static_cast<int>(cli.get_int("batch", 1, 4096));
-  STEADY_CHECK(opt.batch >= 1 && opt.batch <= 4096, "--batch must be in [1, 4096]");
-  opt.max_frames = cli.get_int("max-frames", 0, INT64_MAX);
-  opt.max_side = cli.get_int("max-side", 0, 65536);
-  STEADY_CHECK(opt.max_frames >= 0 && opt.max_side >= 0, "--max-frames and --max-side must be >= 0");
   opt.ref = cli.get("ref");
   opt.excess_gain = cli.get_double("excess-gain");
   STEADY_CHECK(std::isfinite(opt.excess_gain) && opt.excess_gain >= 0, "--excess-gain must be >= 0");

@@ -36,27 +36,23 @@ int infer_main(int argc, char** argv) {
                    "IN: an image, a folder of frames, a printf pattern, a multi-part EXR or a video\n"
                    "OUT: an image file, a folder, or a .mp4 video");
   cli.option("model", "", "the checkpoint to run");
-  cli.option("device", "auto", "auto, cpu or cuda");
-  cli.option("batch", "8", "frames per forward pass");
-  cli.option("max-frames", "0", "only the first N frames (0: all)");
-  cli.option("max-side", "0", "video input: scale frames so the longer side is at most N");
+  add_frame_run_options(cli);
   cli.option("fps", "", "frame rate of a video output (default: the input's, else 25)");
   if (!cli.parse(argc, argv)) return 0;
   STEADY_CHECK(cli.positional().size() == 2, "expected IN and OUT (see --help)");
   STEADY_CHECK(!cli.get("model").empty(), "expected --model CKPT");
   const std::string in = cli.positional()[0], out = cli.positional()[1];
-  Device device = parse_device(cli.get("device"));
+  const FrameRunOptions run = frame_run_options(cli);
+  const Device device = run.device;
   LoadedModel m = load_model(cli.get("model"), device);
   const bool hdr = m.model->task() == "hdr";
 
   SequenceReadOptions opt;
   opt.channels = 3;
   opt.load_flow = false;
-  opt.max_frames = cli.get_int("max-frames", 0, INT64_MAX);
-  opt.video_max_side = cli.get_int("max-side", 0, 65536);
-  STEADY_CHECK(opt.max_frames >= 0 && opt.video_max_side >= 0, "--max-frames and --max-side must be >= 0");
-  const int batch = static_cast<int>(cli.get_int("batch", 1, 4096));
-  STEADY_CHECK(batch >= 1 && batch <= 4096, "--batch must be in [1, 4096]");
+  opt.max_frames = run.max_frames;
+  opt.video_max_side = run.max_side;
+  const int batch = run.batch;
   std::error_code ec;
   STEADY_CHECK(!fs::exists(out, ec) || !fs::equivalent(in, out, ec), "OUT is IN (", out,
                "): infer never overwrites its input");

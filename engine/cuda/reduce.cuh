@@ -3,6 +3,7 @@
 // And the 2-D (channels x splits) layout of the per-channel reductions (batch norm, bias
 // gradient).
 #pragma once
+#include <cstdint>
 
 namespace steady {
 namespace cuda {
@@ -22,6 +23,25 @@ __device__ double block_sum(double v, double* shared) {
   const double total = shared[0];
   __syncthreads();  // shared may be reused right after
   return total;
+}
+
+// The sum of x[begin, end) over the block in double, each thread striding by kThreads, then
+// block_sum: a fixed order. Every thread calls it, as block_sum.
+template <int kThreads, class T>
+__device__ double block_sum_range(const T* x, int64_t begin, int64_t end, double* shared) {
+  double acc = 0.0;
+  for (int64_t i = begin + threadIdx.x; i < end; i += kThreads) acc += static_cast<double>(x[i]);
+  return block_sum<kThreads>(acc, shared);
+}
+
+// The first pass of a whole-tensor sum: block b adds x[b*kChunk, (b+1)*kChunk) into partial[b];
+// a one-block pass of block_sum_range over the partials finishes it.
+template <int kThreads, int64_t kChunk>
+__global__ void sum_chunks_kernel(const float* x, int64_t n, double* partial) {
+  __shared__ double shared[kThreads];
+  const int64_t begin = blockIdx.x * kChunk;
+  const double total = block_sum_range<kThreads>(x, begin, begin + kChunk < n ? begin + kChunk : n, shared);
+  if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
 // Per-channel reductions over x [n, channels, plane] on a 2-D grid that fills the chip: block

@@ -85,27 +85,58 @@ struct Dims4 {
   }
 };
 
-// ---- conv2d from the definition:
-// y[n,o,i,j] = b[o] + sum_{c,p,q} x[n, c, i*s - pad + p, j*s - pad + q] * w[o, c, p, q]
-std::vector<double> naive_conv2d(const ConvCase& c, const std::vector<double>& x,
-                                 const std::vector<double>& w, const std::vector<double>& b) {
-  const int64_t ho = conv_out(c.h, c), wo = conv_out(c.w, c);
-  Dims4 xd{c.n, c.ci, c.h, c.w}, wd{c.co, c.ci, c.k, c.k}, yd{c.n, c.co, ho, wo};
-  std::vector<double> y(c.n * c.co * ho * wo);
+// ---- Both convolutions from the definition. conv2d gathers,
+//   y[n,o,i,j] = b[o] + sum_{c,p,q} x[n, c, i*s - pad + p, j*s - pad + q] * w[o, c, p, q],
+// and conv_transpose2d (PyTorch's) scatters every input pixel's kernel,
+//   y[n, o, i*s - pad + p, j*s - pad + q] += x[n, c, i, j] * w[c, o, p, q], then + b[o],
+// with output size (H-1)*s - 2*pad + k + output_pad. Both are the same set of terms between a
+// "columns" side (conv2d's output, conv_transpose2d's input) at (i, j) and an "image" side at
+// (i*s - pad + p, j*s - pad + q), the weight always [columns channels, image channels, k, k].
+struct Sides {
+  Dims4 columns, image, weight;
+};
+Sides sides(const ConvCase& c, bool transposed) {
+  const int64_t col_c = transposed ? c.ci : c.co, img_c = transposed ? c.co : c.ci;
+  const Dims4 columns = transposed ? Dims4{c.n, c.ci, c.h, c.w}
+                                   : Dims4{c.n, c.co, conv_out(c.h, c), conv_out(c.w, c)};
+  const Dims4 image = transposed ? Dims4{c.n, c.co, transposed_out(c.h, c), transposed_out(c.w, c)}
+                                 : Dims4{c.n, c.ci, c.h, c.w};
+  return {columns, image, Dims4{col_c, img_c, c.k, c.k}};
+}
+
+// fn(columns index, image index, weight index) for every term of the sum, padding left out.
+template <class Fn>
+void for_each_term(const ConvCase& c, bool transposed, Fn fn) {
+  const Sides d = sides(c, transposed);
   for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t o = 0; o < c.co; ++o)
-      for (int64_t i = 0; i < ho; ++i)
-        for (int64_t j = 0; j < wo; ++j) {
-          double acc = b.empty() ? 0.0 : b[o];
-          for (int64_t ch = 0; ch < c.ci; ++ch)
+    for (int64_t oc = 0; oc < d.columns.d1; ++oc)
+      for (int64_t i = 0; i < d.columns.d2; ++i)
+        for (int64_t j = 0; j < d.columns.d3; ++j)
+          for (int64_t ic = 0; ic < d.image.d1; ++ic)
             for (int64_t p = 0; p < c.k; ++p)
               for (int64_t q = 0; q < c.k; ++q) {
                 const int64_t r = i * c.stride - c.pad + p, s = j * c.stride - c.pad + q;
-                if (r < 0 || r >= c.h || s < 0 || s >= c.w) continue;
-                acc += x[xd.at(n, ch, r, s)] * w[wd.at(o, ch, p, q)];
+                if (r < 0 || r >= d.image.d2 || s < 0 || s >= d.image.d3) continue;
+                fn(d.columns.at(n, oc, i, j), d.image.at(n, ic, r, s), d.weight.at(oc, ic, p, q));
               }
-          y[yd.at(n, o, i, j)] = acc;
-        }
+}
+
+// The channel of every element of a [N, C, H, W] side.
+int64_t channel_of(const Dims4& d, int64_t index) { return index / (d.d2 * d.d3) % d.d1; }
+int64_t size_of(const Dims4& d) { return d.d0 * d.d1 * d.d2 * d.d3; }
+
+std::vector<double> naive_conv(const ConvCase& c, bool transposed, const std::vector<double>& x,
+                               const std::vector<double>& w, const std::vector<double>& b) {
+  const Sides d = sides(c, transposed);
+  const Dims4& out = transposed ? d.image : d.columns;
+  std::vector<double> y(size_of(out));
+  for (int64_t e = 0; e < size_of(out) && !b.empty(); ++e) y[e] = b[channel_of(out, e)];
+  for_each_term(c, transposed, [&](int64_t col, int64_t img, int64_t wi) {
+    if (transposed)
+      y[img] += x[col] * w[wi];
+    else
+      y[col] += x[img] * w[wi];
+  });
   return y;
 }
 
@@ -114,81 +145,18 @@ struct NaiveGrads {
 };
 
 // The derivatives of the sum above, term by term.
-NaiveGrads naive_conv2d_backward(const ConvCase& c, const std::vector<double>& x,
-                                 const std::vector<double>& w, const std::vector<double>& gy) {
-  const int64_t ho = conv_out(c.h, c), wo = conv_out(c.w, c);
-  Dims4 xd{c.n, c.ci, c.h, c.w}, wd{c.co, c.ci, c.k, c.k}, yd{c.n, c.co, ho, wo};
+NaiveGrads naive_conv_backward(const ConvCase& c, bool transposed, const std::vector<double>& x,
+                               const std::vector<double>& w, const std::vector<double>& gy) {
+  const Sides d = sides(c, transposed);
+  const Dims4& out = transposed ? d.image : d.columns;
   NaiveGrads g{std::vector<double>(x.size()), std::vector<double>(w.size()),
                std::vector<double>(c.co)};
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t o = 0; o < c.co; ++o)
-      for (int64_t i = 0; i < ho; ++i)
-        for (int64_t j = 0; j < wo; ++j) {
-          const double go = gy[yd.at(n, o, i, j)];
-          g.gb[o] += go;
-          for (int64_t ch = 0; ch < c.ci; ++ch)
-            for (int64_t p = 0; p < c.k; ++p)
-              for (int64_t q = 0; q < c.k; ++q) {
-                const int64_t r = i * c.stride - c.pad + p, s = j * c.stride - c.pad + q;
-                if (r < 0 || r >= c.h || s < 0 || s >= c.w) continue;
-                g.gx[xd.at(n, ch, r, s)] += go * w[wd.at(o, ch, p, q)];
-                g.gw[wd.at(o, ch, p, q)] += go * x[xd.at(n, ch, r, s)];
-              }
-        }
-  return g;
-}
-
-// ---- conv_transpose2d from the definition (PyTorch's): every input pixel scatters its kernel,
-// y[n, o, i*s - pad + p, j*s - pad + q] += x[n, c, i, j] * w[c, o, p, q], then + b[o];
-// output size (H-1)*s - 2*pad + k + output_pad.
-std::vector<double> naive_conv_transpose2d(const ConvCase& c, const std::vector<double>& x,
-                                           const std::vector<double>& w,
-                                           const std::vector<double>& b) {
-  const int64_t ho = transposed_out(c.h, c), wo = transposed_out(c.w, c);
-  Dims4 xd{c.n, c.ci, c.h, c.w}, wd{c.ci, c.co, c.k, c.k}, yd{c.n, c.co, ho, wo};
-  std::vector<double> y(c.n * c.co * ho * wo);
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t o = 0; o < c.co; ++o)
-      for (int64_t r = 0; r < ho; ++r)
-        for (int64_t s = 0; s < wo; ++s) y[yd.at(n, o, r, s)] = b.empty() ? 0.0 : b[o];
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t ch = 0; ch < c.ci; ++ch)
-      for (int64_t i = 0; i < c.h; ++i)
-        for (int64_t j = 0; j < c.w; ++j)
-          for (int64_t o = 0; o < c.co; ++o)
-            for (int64_t p = 0; p < c.k; ++p)
-              for (int64_t q = 0; q < c.k; ++q) {
-                const int64_t r = i * c.stride - c.pad + p, s = j * c.stride - c.pad + q;
-                if (r < 0 || r >= ho || s < 0 || s >= wo) continue;
-                y[yd.at(n, o, r, s)] += x[xd.at(n, ch, i, j)] * w[wd.at(ch, o, p, q)];
-              }
-  return y;
-}
-
-NaiveGrads naive_conv_transpose2d_backward(const ConvCase& c, const std::vector<double>& x,
-                                           const std::vector<double>& w,
-                                           const std::vector<double>& gy) {
-  const int64_t ho = transposed_out(c.h, c), wo = transposed_out(c.w, c);
-  Dims4 xd{c.n, c.ci, c.h, c.w}, wd{c.ci, c.co, c.k, c.k}, yd{c.n, c.co, ho, wo};
-  NaiveGrads g{std::vector<double>(x.size()), std::vector<double>(w.size()),
-               std::vector<double>(c.co)};
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t o = 0; o < c.co; ++o)
-      for (int64_t r = 0; r < ho; ++r)
-        for (int64_t s = 0; s < wo; ++s) g.gb[o] += gy[yd.at(n, o, r, s)];
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t ch = 0; ch < c.ci; ++ch)
-      for (int64_t i = 0; i < c.h; ++i)
-        for (int64_t j = 0; j < c.w; ++j)
-          for (int64_t o = 0; o < c.co; ++o)
-            for (int64_t p = 0; p < c.k; ++p)
-              for (int64_t q = 0; q < c.k; ++q) {
-                const int64_t r = i * c.stride - c.pad + p, s = j * c.stride - c.pad + q;
-                if (r < 0 || r >= ho || s < 0 || s >= wo) continue;
-                const double go = gy[yd.at(n, o, r, s)];
-                g.gx[xd.at(n, ch, i, j)] += go * w[wd.at(ch, o, p, q)];
-                g.gw[wd.at(ch, o, p, q)] += go * x[xd.at(n, ch, i, j)];
-              }
+  for (int64_t e = 0; e < size_of(out); ++e) g.gb[channel_of(out, e)] += gy[e];
+  for_each_term(c, transposed, [&](int64_t col, int64_t img, int64_t wi) {
+    const int64_t xi = transposed ? col : img, yi = transposed ? img : col;
+    g.gx[xi] += gy[yi] * w[wi];
+    g.gw[wi] += gy[yi] * x[xi];
+  });
   return g;
 }
 
@@ -244,8 +212,7 @@ void run_forward(bool transposed, DType dtype, uint64_t seed) {
                    : Shape{c.n, c.co, conv_out(c.h, c), conv_out(c.w, c)};
     REQUIRE(y.shape() == want_shape);
     CHECK(y.dtype() == dtype);
-    const std::vector<double> want =
-        transposed ? naive_conv_transpose2d(c, xv, wv, bv) : naive_conv2d(c, xv, wv, bv);
+    const std::vector<double> want = naive_conv(c, transposed, xv, wv, bv);
     CHECK(normalized_error(y.to_host(), want) <= tolerance(dtype));
   }
 }
@@ -270,8 +237,7 @@ void run_backward(bool transposed, DType dtype, uint64_t seed) {
 
     ConvGrads g = transposed ? cpu.conv_transpose2d_backward(x, w, {true, c.bias}, gy, args)
                              : cpu.conv2d_backward(x, w, {true, c.bias}, gy, args);
-    const NaiveGrads want = transposed ? naive_conv_transpose2d_backward(c, xv, wv, gyv)
-                                       : naive_conv2d_backward(c, xv, wv, gyv);
+    const NaiveGrads want = naive_conv_backward(c, transposed, xv, wv, gyv);
     REQUIRE(g.grad_x.shape() == x_shape);
     REQUIRE(g.grad_w.shape() == w_shape);
     CHECK(g.grad_x.dtype() == dtype);
@@ -291,8 +257,7 @@ void run_backward(bool transposed, DType dtype, uint64_t seed) {
     if (c.bias) CHECK(no_x.grad_b.to_host() == g.grad_b.to_host());
 
     // The reference backward is the adjoint of the reference forward (without bias).
-    const std::vector<double> y = transposed ? naive_conv_transpose2d(c, xv, wv, {})
-                                             : naive_conv2d(c, xv, wv, {});
+    const std::vector<double> y = naive_conv(c, transposed, xv, wv, {});
     const double yy = dot(y, gyv), xx = dot(xv, want.gx), ww = dot(wv, want.gw);
     const double scale = std::max(1.0, std::abs(yy));
     CHECK(std::abs(yy - xx) <= 1e-12 * scale);
@@ -306,24 +271,17 @@ void run_backward(bool transposed, DType dtype, uint64_t seed) {
 
 using namespace conv_reference;
 
-TEST_CASE("forward: conv2d vs naive") {
-  SUBCASE("f32") { run_forward(false, DType::F32, 101); }
-  SUBCASE("f64") { run_forward(false, DType::F64, 102); }
-}
-
-TEST_CASE("forward: conv_transpose2d vs naive") {
-  SUBCASE("f32") { run_forward(true, DType::F32, 201); }
-  SUBCASE("f64") { run_forward(true, DType::F64, 202); }
-}
-
-TEST_CASE("backward: conv2d vs naive") {
-  SUBCASE("f32") { run_backward(false, DType::F32, 301); }
-  SUBCASE("f64") { run_backward(false, DType::F64, 302); }
-}
-
-TEST_CASE("backward: conv_transpose2d vs naive") {
-  SUBCASE("f32") { run_backward(true, DType::F32, 401); }
-  SUBCASE("f64") { run_backward(true, DType::F64, 402); }
+// Forward and backward of both convolutions in both dtypes against the naive loops; each of
+// the eight runs has its own seed (forward 1xx, backward 3xx; transposed +100; f64 +1).
+TEST_CASE("conv2d and conv_transpose2d vs naive, forward and backward, f32 and f64") {
+  for (bool transposed : {false, true})
+    for (DType dtype : {DType::F32, DType::F64}) {
+      const uint64_t seed = 101 + (transposed ? 100 : 0) + (dtype == DType::F64 ? 1 : 0);
+      CAPTURE(transposed);
+      CAPTURE(dtype_name(dtype));
+      run_forward(transposed, dtype, seed);
+      run_backward(transposed, dtype, seed + 200);
+    }
 }
 
 TEST_CASE("conv: argument checks name the op and the shapes") {

@@ -8,7 +8,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tools/lib/cli.h"
+
 namespace steady {
+
+// The options every benchmark takes.
+inline void add_bench_options(Cli& cli) {
+  cli.option("device", "auto", "auto, cpu or cuda");
+  cli.flag("json", "print JSON instead of a table");
+  cli.option("out", "", "also write the JSON here, rewritten after every case (a failing or "
+             "interrupted run keeps what it measured)");
+}
 
 class BenchReport {
  public:

@@ -7,6 +7,24 @@
 
 namespace steady {
 
+void add_frame_run_options(Cli& cli) {
+  cli.option("device", "auto", "auto, cpu or cuda");
+  cli.option("batch", "8", "frames per forward pass");
+  cli.option("max-frames", "0", "only the first N frames (0: all)");
+  cli.option("max-side", "0", "video files: scale frames so the longer side is at most N (0: full size)");
+}
+
+FrameRunOptions frame_run_options(const Cli& cli) {
+  FrameRunOptions o;
+  o.device = parse_device(cli.get("device"));
+  o.batch = static_cast<int>(cli.get_int("batch", 1, 4096));
+  STEADY_CHECK(o.batch >= 1 && o.batch <= 4096, "--batch must be in [1, 4096]");
+  o.max_frames = cli.get_int("max-frames", 0, INT64_MAX);
+  o.max_side = cli.get_int("max-side", 0, 65536);
+  STEADY_CHECK(o.max_frames >= 0 && o.max_side >= 0, "--max-frames and --max-side must be >= 0");
+  return o;
+}
+
 LoadedModel load_model(const std::string& path, Device device) {
   CheckpointMeta meta = read_checkpoint_meta(path);
   const std::string task = checkpoint_task(path, meta);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/model.h"
+#include "tools/lib/cli.h"
 
 namespace steady {
 
@@ -25,6 +26,16 @@ std::vector<Tensor> run_model(Model& model, const std::vector<Tensor>& input, De
 // The top-left h x w of img [C,H,W] (img itself when nothing is cut): frames cropped to the size
 // a network takes.
 Tensor crop_top_left(const Tensor& img, int64_t h, int64_t w);
+
+// The options of running a model over frames, shared by infer and eval_video.
+struct FrameRunOptions {
+  Device device = Device::CPU;
+  int batch = 8;           // frames per forward pass
+  int64_t max_frames = 0;  // 0: all
+  int64_t max_side = 0;    // video files: longer side at most this (0: full size)
+};
+void add_frame_run_options(Cli& cli);        // --device --batch --max-frames --max-side
+FrameRunOptions frame_run_options(const Cli& cli);  // parsed and checked
 
 // Linear HDR frames from the HDR model's log-domain outputs.
 std::vector<Tensor> hdr_from_log(const std::vector<Tensor>& log_frames);
