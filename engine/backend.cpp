@@ -291,11 +291,17 @@ Tensor Backend::max_pool2d_backward(const Tensor& x, const Tensor& gy, int k, in
   return gx;
 }
 
+namespace {
+void check_upsample(const char* op, const Tensor& t, const char* what, int factor) {
+  check_dim(op, t, 4, what);
+  STEADY_CHECK(factor >= 1, op, ": factor must be positive, got ", factor);
+}
+}  // namespace
+
 Tensor Backend::upsample_nearest2d(const Tensor& x, int factor) {
   const char* op = "upsample_nearest2d";
   check_operand(op, x, "x");
-  check_dim(op, x, 4, "x");
-  STEADY_CHECK(factor >= 1, op, ": factor must be positive, got ", factor);
+  check_upsample(op, x, "x", factor);
   Tensor y = Tensor::empty({x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor},
                            device(), x.dtype());
   if (y.numel() > 0) upsample_nearest2d_impl(x, factor, y);
@@ -305,8 +311,7 @@ Tensor Backend::upsample_nearest2d(const Tensor& x, int factor) {
 Tensor Backend::upsample_nearest2d_backward(const Tensor& gy, int factor) {
   const char* op = "upsample_nearest2d_backward";
   check_operand(op, gy, "gy");
-  check_dim(op, gy, 4, "gy");
-  STEADY_CHECK(factor >= 1, op, ": factor must be positive, got ", factor);
+  check_upsample(op, gy, "gy", factor);
   STEADY_CHECK(gy.size(2) % factor == 0 && gy.size(3) % factor == 0, op, ": gy ", gy.str(),
                " is not a multiple of the factor ", factor);
   Tensor gx = Tensor::empty({gy.size(0), gy.size(1), gy.size(2) / factor, gy.size(3) / factor},

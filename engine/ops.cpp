@@ -8,39 +8,38 @@ Backend& be(const Var& v) { return backend_of(v.value()); }
 Node& in(Node& self, size_t i) { return *self.inputs[i]; }
 }  // namespace
 
-Var conv2d(const Var& x, const Var& w, const Var& b, int stride, int pad) {
-  Conv2dArgs a{stride, pad, 0};
-  Tensor bias = b.defined() ? b.value() : Tensor();
-  Tensor y = be(x).conv2d(x.value(), w.value(), bias, a);
-  bool has_bias = b.defined();
+namespace {
+
+// conv2d, or conv_transpose2d when `transposed`: the two differ only in the backend calls.
+Var conv(bool transposed, const Var& x, const Var& w, const Var& b, Conv2dArgs a) {
+  const Tensor bias = b.defined() ? b.value() : Tensor();
+  Tensor y = transposed ? be(x).conv_transpose2d(x.value(), w.value(), bias, a)
+                        : be(x).conv2d(x.value(), w.value(), bias, a);
+  const bool has_bias = b.defined();
   std::vector<Var> inputs{x, w};
   if (has_bias) inputs.push_back(b);
-  return Var::make(y, "conv2d", inputs, [a, has_bias](Node& self) {
+  const char* name = transposed ? "conv_transpose2d" : "conv2d";
+  return Var::make(y, name, inputs, [transposed, a, has_bias](Node& self) {
     const ConvGradsNeeded need{in(self, 0).requires_grad, has_bias};
-    ConvGrads g = backend_of(self.grad).conv2d_backward(in(self, 0).value, in(self, 1).value,
-                                                        need, self.grad, a);
+    const Tensor &x = in(self, 0).value, &w = in(self, 1).value;
+    Backend& backend = backend_of(self.grad);
+    ConvGrads g = transposed ? backend.conv_transpose2d_backward(x, w, need, self.grad, a)
+                             : backend.conv2d_backward(x, w, need, self.grad, a);
     accumulate_grad(in(self, 0), g.grad_x);
     accumulate_grad(in(self, 1), g.grad_w);
     if (has_bias) accumulate_grad(in(self, 2), g.grad_b);
   });
 }
 
+}  // namespace
+
+Var conv2d(const Var& x, const Var& w, const Var& b, int stride, int pad) {
+  return conv(false, x, w, b, Conv2dArgs{stride, pad, 0});
+}
+
 Var conv_transpose2d(const Var& x, const Var& w, const Var& b, int stride, int pad,
                      int output_pad) {
-  Conv2dArgs a{stride, pad, output_pad};
-  Tensor bias = b.defined() ? b.value() : Tensor();
-  Tensor y = be(x).conv_transpose2d(x.value(), w.value(), bias, a);
-  bool has_bias = b.defined();
-  std::vector<Var> inputs{x, w};
-  if (has_bias) inputs.push_back(b);
-  return Var::make(y, "conv_transpose2d", inputs, [a, has_bias](Node& self) {
-    const ConvGradsNeeded need{in(self, 0).requires_grad, has_bias};
-    ConvGrads g = backend_of(self.grad).conv_transpose2d_backward(
-        in(self, 0).value, in(self, 1).value, need, self.grad, a);
-    accumulate_grad(in(self, 0), g.grad_x);
-    accumulate_grad(in(self, 1), g.grad_w);
-    if (has_bias) accumulate_grad(in(self, 2), g.grad_b);
-  });
+  return conv(true, x, w, b, Conv2dArgs{stride, pad, output_pad});
 }
 
 Var max_pool2d(const Var& x, int k, int stride) {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <sstream>
+#include <utility>
 
 #include "engine/backend.h"
 
@@ -89,22 +90,17 @@ std::string Tensor::str() const {
   return std::string(dtype_name(dtype_)) + shape_str(shape_) + " on " + device_name(device());
 }
 
-template <> float* Tensor::data<float>() {
-  STEADY_CHECK(defined() && dtype_ == DType::F32, "tensor: asked for f32 data of ", str());
-  return static_cast<float*>(raw());
-}
-template <> const float* Tensor::data<float>() const {
-  STEADY_CHECK(defined() && dtype_ == DType::F32, "tensor: asked for f32 data of ", str());
-  return static_cast<const float*>(raw());
-}
-template <> double* Tensor::data<double>() {
-  STEADY_CHECK(defined() && dtype_ == DType::F64, "tensor: asked for f64 data of ", str());
-  return static_cast<double*>(raw());
-}
-template <> const double* Tensor::data<double>() const {
-  STEADY_CHECK(defined() && dtype_ == DType::F64, "tensor: asked for f64 data of ", str());
-  return static_cast<const double*>(raw());
-}
+// data<T>(): the storage as T, after checking the tensor holds T.
+#define STEADY_TYPED_DATA(T, TYPE)                                                       \
+  template <> const T* Tensor::data<T>() const {                                          \
+    STEADY_CHECK(defined() && dtype_ == TYPE, "tensor: asked for ", dtype_name(TYPE),     \
+                 " data of ", str());                                                     \
+    return static_cast<const T*>(raw());                                                  \
+  }                                                                                       \
+  template <> T* Tensor::data<T>() { return const_cast<T*>(std::as_const(*this).data<T>()); }
+STEADY_TYPED_DATA(float, DType::F32)
+STEADY_TYPED_DATA(double, DType::F64)
+#undef STEADY_TYPED_DATA
 
 Tensor Tensor::reshape(const Shape& shape) const {
   STEADY_CHECK(shape_numel(shape) == numel(), "reshape: ", str(), " cannot become ",

@@ -2,7 +2,7 @@
 
 namespace steady {
 
-ColorAutoencoder::ColorAutoencoder() {
+ColorAutoencoder::ColorAutoencoder() : Model({"color", 1, 2, 8}) {
   const int K = 32;
   struct Spec {
     const char* name;

@@ -16,10 +16,6 @@ class ColorAutoencoder final : public Model {
  public:
   ColorAutoencoder();
   Var forward(const Var& x, bool training) override;
-  std::string task() const override { return "color"; }
-  int in_channels() const override { return 1; }
-  int out_channels() const override { return 2; }
-  int size_multiple() const override { return 8; }
 
  private:
   struct Layer {

@@ -2,7 +2,7 @@
 
 namespace steady {
 
-HdrAutoencoder::HdrAutoencoder() {
+HdrAutoencoder::HdrAutoencoder() : Model({"hdr", 3, 3, 16}) {
   const int K = kWidth;
   int widths[4] = {K, 2 * K, 4 * K, 8 * K};
   int in = 3;

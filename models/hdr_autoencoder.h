@@ -19,10 +19,6 @@ class HdrAutoencoder final : public Model {
 
   HdrAutoencoder();
   Var forward(const Var& x, bool training) override;
-  std::string task() const override { return "hdr"; }
-  int in_channels() const override { return 3; }
-  int out_channels() const override { return 3; }
-  int size_multiple() const override { return 16; }
 
  private:
   static constexpr int kWidth = 16;

@@ -15,19 +15,27 @@ namespace steady {
 // statistics, frozen (gamma and beta still train). Inference always uses the running ones.
 enum class BatchNormMode { Batch, Frozen };
 
+// What a model is for and what it takes: the task ("hdr" or "color", stored in checkpoints),
+// the channels in and out, and the multiple input height and width must be (the network's
+// total down-sampling).
+struct ModelKind {
+  std::string task;
+  int in_channels, out_channels, size_multiple;
+};
+
 class Model {
  public:
+  explicit Model(ModelKind kind) : kind_(std::move(kind)) {}
   virtual ~Model() = default;
   // x: the network input batch [N,C,H,W]; training: a training pass (batch norm as
   // batch_norm_mode() says) rather than inference.
   virtual Var forward(const Var& x, bool training) = 0;
   void set_batch_norm_mode(BatchNormMode mode) { bn_mode_ = mode; }
   BatchNormMode batch_norm_mode() const { return bn_mode_; }
-  virtual std::string task() const = 0;  // "hdr" or "color"
-  virtual int in_channels() const = 0;
-  virtual int out_channels() const = 0;
-  // Input height and width must be multiples of this (the network's total down-sampling).
-  virtual int size_multiple() const = 0;
+  const std::string& task() const { return kind_.task; }
+  int in_channels() const { return kind_.in_channels; }
+  int out_channels() const { return kind_.out_channels; }
+  int size_multiple() const { return kind_.size_multiple; }
 
   ParamStore& params() { return store_; }
   const ParamStore& params() const { return store_; }
@@ -59,6 +67,7 @@ class Model {
   ParamStore store_;
 
  private:
+  ModelKind kind_;
   BatchNormMode bn_mode_ = BatchNormMode::Batch;
   struct Row {
     std::string name, kind;

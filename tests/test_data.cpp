@@ -39,6 +39,7 @@
 #include "tools/lib/procedural_tool.h"
 #include "data/sequence.h"
 #include "engine/rng.h"
+#include "tests/error_check.h"
 #include "tests/motion_check.h"
 #include "tests/temp_dir.h"
 
@@ -77,21 +78,14 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   out << bytes;
 }
 
-// The call must throw steady::Error whose one-line message names `path`.
+// The call must throw steady::Error whose one-line message names `path` (and `also`).
 template <class F>
 void check_error_names(F&& call, const std::string& path, const std::string& also = "") {
-  bool threw = false;
-  try {
-    call();
-  } catch (const Error& e) {
-    threw = true;
-    const std::string msg = e.what();
-    INFO("message: ", msg);
-    CHECK(msg.find(path) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
-    if (!also.empty()) CHECK(msg.find(also) != std::string::npos);
-  }
-  CHECK_MESSAGE(threw, "no steady::Error for ", path);
+  CAPTURE(path);
+  if (also.empty())
+    test::check_error(call, {path});
+  else
+    test::check_error(call, {path, also});
 }
 
 // An EXR written straight through OpenEXR, for layouts write_exr does not produce.

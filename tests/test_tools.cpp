@@ -45,6 +45,14 @@ const fs::path& workdir() {
     fs::path d = fs::temp_directory_path() / ("steady_tools_" + std::to_string(getpid()));
     fs::remove_all(d);
     fs::create_directories(d);
+    // The runs below leave about 1 GB of checkpoints: removed when the test program ends.
+    static const struct RemoveAtExit {
+      fs::path dir;
+      ~RemoveAtExit() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+      }
+    } cleanup{d};
     Run r = run("./gen_procedural " + (d / "data").string() +
                 " --train 16 --test-seqs 1 --frames 12 --size 32 --seed 3 --quiet");
     INFO(r.output);

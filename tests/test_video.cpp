@@ -18,6 +18,7 @@
 #include "data/image_io.h"
 #include "data/sequence.h"
 #include "data/video.h"
+#include "tests/error_check.h"
 #include "tests/temp_dir.h"
 
 using namespace steady;
@@ -108,24 +109,7 @@ void truncate_copy(const std::string& from, const std::string& to, double share)
   write_bytes(to, bytes.substr(0, static_cast<size_t>(bytes.size() * share)));
 }
 
-// f throws steady::Error whose message is one line and holds every `parts`.
-template <class F>
-void check_error(F&& f, std::initializer_list<std::string> parts) {
-  bool thrown = false;
-  try {
-    f();
-  } catch (const Error& e) {
-    thrown = true;
-    const std::string msg = e.what();
-    INFO("message: ", msg);
-    CHECK(msg.find('\n') == std::string::npos);
-    for (const std::string& p : parts) {
-      CAPTURE(p);
-      CHECK(msg.find(p) != std::string::npos);
-    }
-  }
-  CHECK_MESSAGE(thrown, "expected a steady::Error");
-}
+using test::check_error;
 
 // Sets PATH for the scope (to hide ffmpeg), then restores it.
 struct PathOverride {

@@ -88,19 +88,22 @@ int eval_main(int argc, char** argv) {
   Cli cli("eval_video", "SEQ [SEQ ...] [--model CKPT ...] [--ref REF] [options]\n\n"
                         "SEQ: a folder of frames, a printf pattern (seq_%04d.exr), a multi-part EXR or a video file.\n"
                         "Without --model the sequence itself is measured (against --ref when given).");
+  cli.section("what is measured");
   cli.option("model", "", "a checkpoint to evaluate (repeat for several, side by side)");
   cli.option("ref", "", "a reference sequence to compare SEQ with (no --model; one SEQ)");
   cli.option("fps", "", "frames per second (default: from the sequence, else 25)");
   cli.option("seed", "1", "seed of the virtual cameras (drawn per sequence, with its name) and the transforms");
+  add_frame_run_options(cli);
+  cli.section("outputs");
   cli.option("out", "", "write predicted frames (EXR for HDR, and PNG previews) under this folder");
   cli.option("report", "", "write an HTML report (tables, frames, difference images, profiles, video) into this folder");
   cli.option("profile", "", "X,Y: a pixel whose values over time the report plots (repeat; default: where the first model flickers most)");
   cli.option("profile-count", "3", "how many pixels to pick when no --profile is given");
-  add_frame_run_options(cli);
+  cli.flag("json", "print JSON instead of tables");
+  cli.section("diagnostics");
   cli.option("excess-gain", "1", "HDR diagnostics: scale each model's log output's excess over the input by K");
   cli.option("equiv-every", "8", "measure the transform-equivariance error on every Nth frame (0: off)");
   cli.option("transf-scale", "1", "scale of Table 1's transform ranges for the equivariance error");
-  cli.flag("json", "print JSON instead of tables");
   if (!cli.parse(argc, argv)) return 0;
   STEADY_CHECK(!cli.positional().empty(), "expected at least one sequence (see --help)");
 

@@ -62,24 +62,20 @@ inline unsigned int grid_for(int64_t n, int threads) {
     }                                                                                     \
   } while (0)
 
-#define CUDNN_CHECK(expr)                                                                 \
+// A library call whose status type is `Status` and success value `ok`; `describe` names a
+// failing status.
+#define STEADY_LIBRARY_CHECK(library, Status, ok, describe, expr)                         \
   do {                                                                                    \
-    const cudnnStatus_t steady_cudnn_status_ = (expr);                                    \
-    if (steady_cudnn_status_ != CUDNN_STATUS_SUCCESS) {                                   \
-      ::steady::cuda::fail_call(__FILE__, __LINE__, "cuDNN", #expr,                       \
-                                cudnnGetErrorString(steady_cudnn_status_), "");           \
+    const Status steady_status_ = (expr);                                                 \
+    if (steady_status_ != ok) {                                                           \
+      ::steady::cuda::fail_call(__FILE__, __LINE__, library, #expr, describe(steady_status_), ""); \
     }                                                                                     \
   } while (0)
-
-#define CUBLAS_CHECK(expr)                                                                \
-  do {                                                                                    \
-    const cublasStatus_t steady_cublas_status_ = (expr);                                  \
-    if (steady_cublas_status_ != CUBLAS_STATUS_SUCCESS) {                                 \
-      ::steady::cuda::fail_call(__FILE__, __LINE__, "cuBLAS", #expr,                      \
-                                ::steady::cuda::cublas_status_name(steady_cublas_status_), \
-                                "");                                                      \
-    }                                                                                     \
-  } while (0)
+#define CUDNN_CHECK(expr) \
+  STEADY_LIBRARY_CHECK("cuDNN", cudnnStatus_t, CUDNN_STATUS_SUCCESS, cudnnGetErrorString, expr)
+#define CUBLAS_CHECK(expr)                                            \
+  STEADY_LIBRARY_CHECK("cuBLAS", cublasStatus_t, CUBLAS_STATUS_SUCCESS, \
+                       ::steady::cuda::cublas_status_name, expr)
 
 // After every kernel launch: a bad configuration or an earlier asynchronous fault shows here,
 // named after the kernel, instead of at some later unrelated call.

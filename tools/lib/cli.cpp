@@ -98,9 +98,13 @@ double Cli::get_double(const std::string& name) const {
 
 std::string Cli::help() const {
   std::ostringstream os;
-  os << "usage: " << program_ << " " << usage_ << "\n\noptions:\n";
-  for (const std::string& name : order_) {
-    const Opt& o = opts_.at(name);
+  os << "usage: " << program_ << " " << usage_ << "\n";
+  if (sections_.empty() || sections_[0].first > 0) os << "\noptions:\n";
+  for (size_t i = 0; i < order_.size(); ++i) {
+    for (const auto& [first, title] : sections_)
+      if (first == i) os << "\n" << title << ":\n";
+    const Opt& o = opts_.at(order_[i]);
+    const std::string& name = order_[i];
     std::string left = "  --" + name + (o.is_flag ? "" : " V");
     os << left << std::string(left.size() < 24 ? 24 - left.size() : 1, ' ') << o.help;
     if (!o.is_flag && !o.default_value.empty()) os << " (default " << o.default_value << ")";

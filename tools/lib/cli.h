@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace steady {
@@ -15,6 +16,8 @@ class Cli {
   // Declare before parse(). Defaults are shown in --help.
   void option(const std::string& name, const std::string& default_value, const std::string& help);
   void flag(const std::string& name, const std::string& help);
+  // The options declared after this are listed under `title` in --help.
+  void section(const std::string& title) { sections_.push_back({order_.size(), title}); }
   // Returns false when --help was asked for (the help text is then printed).
   bool parse(int argc, char** argv);
 
@@ -36,6 +39,7 @@ class Cli {
   };
   std::string program_, usage_;
   std::vector<std::string> order_;
+  std::vector<std::pair<size_t, std::string>> sections_;  // (first option's index, title)
   std::map<std::string, Opt> opts_;
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;

@@ -149,18 +149,21 @@ int run(int argc, char** argv) {
           "OUT [options]\n\nWrites procedural HDR training images (OUT/train/NNNNN.exr) and test\n"
           "sequences with their true motion (OUT/test/seq_NNN/), reproducible from --seed.\n"
           "With --pan IMAGE.exr the test sequences pan a window across a real HDR image.");
+  cli.section("what is written");
   cli.option("train", "1000", "number of static training images");
   cli.option("test-seqs", "10", "number of moving test sequences");
   cli.option("frames", "200", "frames per test sequence");
   cli.option("size", "128", "image width and height in pixels");
   cli.option("seed", "1", "random seed: the same seed gives the same bytes");
+  cli.section("content");
   cli.option("sat-min", "0.01", "least share of saturated pixels (max channel >= 1), e.g. 0.01 or 1%");
   cli.option("sat-max", "0.10", "largest share of saturated pixels");
-  cli.option("fps", "25", "frame rate stored in the test sequences");
   cli.option("beams", "0.7", "probability that a test sequence has occluding beams");
   cli.option("motion-scale", "0.25", "speed of the test sequences' motion (1: the first generator's, 4x faster)");
   cli.option("pan", "", "IMAGE.exr: test sequences that pan a --size window across this real "
                         "HDR image (--test-seqs defaults to 1)");
+  cli.section("files");
+  cli.option("fps", "25", "frame rate stored in the test sequences");
   cli.flag("half", "write images as half-float EXR (default: 32-bit float); motion is always half");
   cli.flag("multipart", "write each test sequence as one multi-part EXR OUT/test/seq_NNN.exr");
   cli.flag("previews", "also write tone-mapped PNG previews to OUT/previews/");

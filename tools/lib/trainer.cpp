@@ -190,27 +190,31 @@ Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::stri
 }
 
 void add_training_options(Cli& cli) {
+  cli.section("regularization (Sec. 3 of the paper)");
   cli.option("reg", "none", "regularizer: none|augment|stability-noise|stability|trans-inv|jacobian");
   cli.option("alpha", "0.95", "weight of the regularizer: L = (1-alpha) L_rec + alpha L_reg");
   cli.option("transf-scale", "1", "scale of the random transforms (Table 1 ranges times this)");
   cli.option("bn", "batch", "batch norm while training: batch (the batch's statistics, the 2B "
              "siamese batch under a regularizer) or frozen (the running statistics, fixed)");
-  cli.option("init", "", "start from this checkpoint's weights (fine-tuning, Sec. 3.5)");
-  cli.flag("resume", "continue the run in --out from its last.safetensors");
-  cli.flag("overwrite", "start a new run in an --out that already holds one");
+  cli.section("optimization");
   cli.option("epochs", "20", "passes over the training data");
   cli.option("batch", "8", "images per batch (each step runs 2x through the network)");
   cli.option("lr", "1e-4", "Adam learning rate");
   cli.option("size", "128", "training crop size in pixels");
-  cli.option("device", "auto", "auto, cpu or cuda");
   cli.option("seed", "1", "seed of every random draw (init, order, crops, transforms, noise)");
+  cli.section("the run");
   cli.option("out", "runs/run", "output folder: checkpoints and log.csv");
+  cli.option("init", "", "start from this checkpoint's weights (fine-tuning, Sec. 3.5)");
+  cli.flag("resume", "continue the run in --out from its last.safetensors");
+  cli.flag("overwrite", "start a new run in an --out that already holds one");
   cli.option("stop-after", "0", "stop after this many steps in total, as if interrupted (0: never)");
   cli.option("log-every", "10", "steps between log rows and progress updates (the losses are "
              "read back from the device only then)");
+  cli.flag("summary", "print the model's layer table and parameter count, then exit");
+  cli.section("machine");
+  cli.option("device", "auto", "auto, cpu or cuda");
   cli.option("workers", "2", "threads preparing batches ahead of the training step");
   cli.option("cache-mb", "2048", "decoded training images kept in memory, in MiB");
-  cli.flag("summary", "print the model's layer table and parameter count, then exit");
 }
 
 int run_training(TrainTask& task, const Cli& cli) {
