@@ -58,9 +58,15 @@ Var masked_mse(const Var& prediction, const Tensor& target, const Tensor& mask) 
 }
 
 void draw_step(const RegConfig& config, const Shape& x_shape, Device device, DType dtype, Rng& rng,
-               StepDraws& into) {
+               StepDraws& into, int64_t first_row, int64_t rows) {
   const int64_t B = x_shape[0], H = x_shape[2], W = x_shape[3];
-  auto store = [&](Tensor& dst, const Tensor& host) {
+  if (rows < 0) rows = B - first_row;
+  STEADY_CHECK(first_row >= 0 && first_row + rows <= B, "draw_step: rows [", first_row, ", ",
+               first_row + rows, ") of a batch of ", B);
+  auto store = [&](Tensor& dst, const Tensor& whole) {
+    Shape shape = whole.shape();
+    shape[0] = rows;
+    const Tensor host = whole.view(first_row * (whole.numel() / B), shape);
     if (dst.defined() && dst.shape() == host.shape() && dst.dtype() == host.dtype() &&
         dst.device() == device) {
       dst.copy_from(host);

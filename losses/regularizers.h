@@ -51,8 +51,10 @@ struct StepDraws {
 // Draws for a batch of x_shape from rng (transforms: Table 1's ranges times transform_scale;
 // noise: sigma ~ U(0.01, 0.04) per image) into `into`: written into its tensors when they are
 // there (an asynchronous upload on CUDA), allocated on device in dtype otherwise.
+// With rows >= 0, x_shape is the whole (data-parallel, global) batch and only its rows
+// [first_row, first_row + rows) are kept: each rank keeps its shard of the one global draw.
 void draw_step(const RegConfig& config, const Shape& x_shape, Device device, DType dtype, Rng& rng,
-               StepDraws& into);
+               StepDraws& into, int64_t first_row = 0, int64_t rows = -1);
 
 // x [B,C,H,W] the input batch, y the target [B,Cout,H,W], mask [B,1,H,W] or undefined; the
 // step's random draws from draw_step.

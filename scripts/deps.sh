@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
 pkgs=(cmake make g++ doctest-dev libstb-dev libopenexr-dev libopenblas-openmp-dev libdnnl-dev
-      nlohmann-json3-dev ffmpeg python3-matplotlib "$@")
+      nlohmann-json3-dev ffmpeg python3-matplotlib openmpi-bin libopenmpi-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,11 +31,13 @@ std::vector<size_t> epoch_order(size_t n, uint64_t seed, int64_t epoch) {
 BatchLoader::BatchLoader(const TrainTask& task, Options options)
     : task_(task),
       options_(options),
-      steps_per_epoch_(static_cast<int64_t>(task.size()) / options.batch),
+      steps_per_epoch_(static_cast<int64_t>(task.size()) / (int64_t(options.batch) * options.shards)),
       slots_(static_cast<size_t>(std::max(1, options.workers)) + 1),
       cache_(task.size()) {
+  STEADY_CHECK(options.shards >= 1 && options.shard >= 0 && options.shard < options.shards,
+               "BatchLoader: shard ", options.shard, " of ", options.shards);
   STEADY_CHECK(steps_per_epoch_ > 0, "BatchLoader: ", task.size(), " samples, fewer than batch ",
-               options.batch);
+               int64_t(options.batch) * options.shards);
   for (int w = 0; w < std::max(1, options.workers); ++w)
     workers_.emplace_back([this] { worker_loop(); });
 }
@@ -80,10 +82,11 @@ void BatchLoader::prepare(int64_t step, HostBatch& out) const {
   out.y.resize(static_cast<size_t>(B * cout * plane));
   out.mask.resize(task_.has_mask() ? static_cast<size_t>(B * plane) : 0);
   const auto ord = order(step / steps_per_epoch_);
-  const int64_t first = (step % steps_per_epoch_) * B;
+  const int64_t first_global = options_.shard * B;  // this shard's first row of the global batch
+  const int64_t first = (step % steps_per_epoch_) * B * options_.shards + first_global;
   for (int64_t j = 0; j < B; ++j) {
     const size_t i = (*ord)[static_cast<size_t>(first + j)];
-    Rng rng = sample_rng(options_.seed, step, static_cast<int>(j));
+    Rng rng = sample_rng(options_.seed, step, static_cast<int>(first_global + j));
     task_.load_sample(i, image(i), options_.size, rng, out.x.data() + j * cin * plane,
                       out.y.data() + j * cout * plane,
                       task_.has_mask() ? out.mask.data() + j * plane : nullptr);

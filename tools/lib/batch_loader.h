@@ -5,6 +5,8 @@
 // Determinism: the epoch order is a function of (seed, epoch) and sample j of step s draws all
 // its randomness (crop, flip, virtual camera) from its own stream (seed, s, j), so a step's batch
 // is the same bytes whatever the number of workers, and a resumed run meets the same batches.
+// Under data parallelism j is the sample's index in the global batch, so shard r of N is rows
+// [r*batch, (r+1)*batch) of the batch one process with batch N*batch would make.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -34,6 +36,9 @@ class BatchLoader {
     int workers = 2;             // threads preparing batches (at least 1)
     size_t cache_bytes = 2ull << 30;
     int64_t total_steps = 0;     // steps of the whole run (nothing is prepared past it)
+    // Data parallelism: the step's global batch is shards x batch samples and this loader
+    // prepares shard `shard` of it, each sample with the stream of its global index.
+    int shard = 0, shards = 1;
   };
   BatchLoader(const TrainTask& task, Options options);
   ~BatchLoader();

@@ -23,6 +23,7 @@
 #include "engine/checkpoint.h"
 #include "losses/regularizers.h"
 #include "tools/lib/batch_loader.h"
+#include "tools/lib/collective.h"
 #ifdef STEADY_HAVE_CUDA
 #include "engine/cuda/graph.h"
 #endif
@@ -217,12 +218,37 @@ void add_training_options(Cli& cli) {
   cli.option("cache-mb", "2048", "decoded training images kept in memory, in MiB");
 }
 
-int run_training(TrainTask& task, const Cli& cli) {
+namespace {
+
+// One training per run folder (a lock held while the process runs), and never silently over an
+// earlier run. Under the lock, temporary files of saves that were killed mid-write are ours to
+// remove.
+void claim_run_folder(const Cli& cli, const std::string& out) {
+  fs::create_directories(out);
+  const int lock_fd = ::open((out + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  STEADY_CHECK(lock_fd >= 0, "cannot create ", out, "/.lock: ", std::strerror(errno));
+  STEADY_CHECK(::flock(lock_fd, LOCK_EX | LOCK_NB) == 0, out,
+               " is in use by another training (its .lock is held)");
+  if (!cli.has("resume")) {
+    for (const char* f : {"last.safetensors", "log.csv"})
+      STEADY_CHECK(cli.has("overwrite") || !fs::exists(fs::path(out) / f), out,
+                   " already holds a run (", f, "): --resume continues it, --overwrite starts over");
+    fs::remove(fs::path(out) / "log.csv");
+  }
+  for (const auto& entry : fs::directory_iterator(out))
+    if (entry.path().filename().string().find(".safetensors.tmp.") != std::string::npos)
+      fs::remove(entry.path());
+}
+
+int train(TrainTask& task, const Cli& cli, Collective& comm) {
   std::unique_ptr<Model> model = make_model(task.task());
   if (cli.has("summary")) {
     std::fputs(model->summary().c_str(), stdout);
     return 0;
   }
+  // Data parallelism: --batch is per rank; rank 0 alone writes (lock, log, checkpoints, progress).
+  const int world = comm.size(), rank = comm.rank();
+  const bool writer = rank == 0;
   STEADY_CHECK(cli.positional().size() == 1, "expected one DATA folder (see --help)");
   const std::string out = cli.get("out");
   const uint64_t seed = static_cast<uint64_t>(cli.get_int("seed", 0, INT64_MAX));
@@ -261,9 +287,11 @@ int run_training(TrainTask& task, const Cli& cli) {
                  cli.positional()[0].c_str(), data.c_str());
   }
   task.open(data);
-  STEADY_CHECK(task.size() >= static_cast<size_t>(batch), data, " holds ",
-               task.size(), " training images, fewer than --batch ", batch);
-  const int64_t steps_per_epoch = static_cast<int64_t>(task.size()) / batch;
+  const int64_t global_batch = int64_t(batch) * world;
+  STEADY_CHECK(task.size() >= static_cast<size_t>(global_batch), data, " holds ", task.size(),
+               " training images, fewer than --batch ", batch,
+               world > 1 ? " times " + std::to_string(world) + " ranks" : std::string());
+  const int64_t steps_per_epoch = static_cast<int64_t>(task.size()) / global_batch;
   const int64_t total_steps = steps_per_epoch * epochs;
   BatchLoader::Options loader_options;
   loader_options.batch = batch;
@@ -272,6 +300,8 @@ int run_training(TrainTask& task, const Cli& cli) {
   loader_options.workers = workers;
   loader_options.cache_bytes = cache_bytes;
   loader_options.total_steps = total_steps;
+  loader_options.shard = rank;
+  loader_options.shards = world;
   BatchLoader loader(task, loader_options);
   // Every sample once, through the whole pipeline, before step 1: a file that cannot be read
   // is one error now, not an abort in the middle of an epoch. The cache is warm afterwards.
@@ -289,22 +319,10 @@ int run_training(TrainTask& task, const Cli& cli) {
                            {"epochs", epochs}, {"batch", batch}, {"lr", adam_args.lr},
                            {"size", size}, {"seed", seed}, {"data", data},
                            {"init", cli.get("init")}, {"bn", cli.get("bn")}};
-  // One training per run folder (a lock held while we run), and never silently over an earlier
-  // run. Under the lock, temporary files of saves that were killed mid-write are ours to remove.
-  fs::create_directories(out);
-  const int lock_fd = ::open((out + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  STEADY_CHECK(lock_fd >= 0, "cannot create ", out, "/.lock: ", std::strerror(errno));
-  STEADY_CHECK(::flock(lock_fd, LOCK_EX | LOCK_NB) == 0, out,
-               " is in use by another training (its .lock is held)");
-  if (!cli.has("resume")) {
-    for (const char* f : {"last.safetensors", "log.csv"})
-      STEADY_CHECK(cli.has("overwrite") || !fs::exists(fs::path(out) / f), out,
-                   " already holds a run (", f, "): --resume continues it, --overwrite starts over");
-    fs::remove(fs::path(out) / "log.csv");
-  }
-  for (const auto& entry : fs::directory_iterator(out))
-    if (entry.path().filename().string().find(".safetensors.tmp.") != std::string::npos)
-      fs::remove(entry.path());
+  if (world > 1) config["world"] = world;  // the schedule depends on it: resume checks it
+  if (writer) claim_run_folder(cli, out);
+  // The other ranks read the run folder (resume) only once rank 0 has claimed it.
+  comm.any(false);
 
   int64_t step = 0;
   const std::string last = out + "/last.safetensors";
@@ -327,11 +345,15 @@ int run_training(TrainTask& task, const Cli& cli) {
     }
     STEADY_CHECK(differ.empty(), "--resume: the command differs from the saved run in ", differ,
                  "; resume with the run's own settings");
+    const int saved_world = saved.value("world", 1);
+    STEADY_CHECK(saved_world == world, "--resume: ", last, " was trained by ", saved_world,
+                 " process(es), this is ", world, "; resume with as many (mpirun -np ",
+                 saved_world, ")");
     CheckpointMeta meta = load_checkpoint(last, model->params(), &adam);
     step = meta.step;
     STEADY_CHECK(step <= total_steps, "--resume: ", last, " is at step ", step, ", past this run's ",
                  total_steps, " steps");
-    std::fprintf(stderr, "resuming %s at step %lld\n", last.c_str(), (long long)step);
+    if (writer) std::fprintf(stderr, "resuming %s at step %lld\n", last.c_str(), (long long)step);
   } else if (!cli.get("init").empty()) {
     const std::string init_task = checkpoint_task(cli.get("init"), read_checkpoint_meta(cli.get("init")));
     STEADY_CHECK(init_task == task.task(), "--init ", cli.get("init"), " is a ", init_task,
@@ -339,6 +361,7 @@ int run_training(TrainTask& task, const Cli& cli) {
     load_checkpoint(cli.get("init"), model->params(), nullptr);
   }
 
+  const int64_t first_step = step;
   // A diverged step never replaces a good checkpoint: non-finite weights or statistics stop the
   // run before anything is written.
   auto check_finite = [&] {
@@ -349,6 +372,7 @@ int run_training(TrainTask& task, const Cli& cli) {
                      " hold ", v, "; nothing was saved (the last checkpoint is kept). Try a lower --lr");
   };
   auto save = [&](const std::string& path) {
+    if (!writer) return;  // every rank holds the same weights; one writes them
     check_finite();
     CheckpointMeta meta;
     meta.step = step;
@@ -358,7 +382,8 @@ int run_training(TrainTask& task, const Cli& cli) {
   };
 
   // The log holds the steps the checkpoint has: rows past it (a run killed between saves) go.
-  if (step > 0 && fs::exists(out + "/log.csv")) {
+  // Only rank 0 has a log: the others write to no file.
+  if (writer && step > 0 && fs::exists(out + "/log.csv")) {
     std::ifstream in(out + "/log.csv");
     std::string line, kept;
     while (std::getline(in, line)) {
@@ -371,16 +396,22 @@ int run_training(TrainTask& task, const Cli& cli) {
     STEADY_CHECK(rewrite.good(), "cannot write ", out, "/log.csv.tmp: ", std::strerror(errno));
     fs::rename(out + "/log.csv.tmp", out + "/log.csv");
   }
-  std::ofstream log(out + "/log.csv", std::ios::app);
-  STEADY_CHECK(log.good(), "cannot write ", out, "/log.csv: ", std::strerror(errno));
+  std::ofstream log;
+  if (writer) {
+    log.open(out + "/log.csv", std::ios::app);
+    STEADY_CHECK(log.good(), "cannot write ", out, "/log.csv: ", std::strerror(errno));
+  }
   // Each row: the means over the steps since the previous row, and the host synchronizations
   // those steps made (0 when the step runs without waiting for the device).
   if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s,host_syncs\n";
 
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
-  std::fprintf(stderr, "training %s on %s: %zu images, %lld steps per epoch, --reg %s, device %s\n",
-               task.task().c_str(), data.c_str(), task.size(),
-               (long long)steps_per_epoch, cli.get("reg").c_str(), device_name(device));
+  if (writer)
+    std::fprintf(stderr, "training %s on %s: %zu images, %lld steps per epoch, --reg %s, device %s%s\n",
+                 task.task().c_str(), data.c_str(), task.size(), (long long)steps_per_epoch,
+                 cli.get("reg").c_str(), device_name(device),
+                 world > 1 ? (", " + std::to_string(world) + " ranks x --batch " +
+                              std::to_string(batch)).c_str() : "");
   Progress progress;
   LossSums sums;
   auto interval_start = std::chrono::steady_clock::now();
@@ -401,11 +432,24 @@ int run_training(TrainTask& task, const Cli& cli) {
   };
   StepDraws draws;
   RegularizedLoss loss;
+  // Data parallelism: each rank's gradient is of its shard's loss; their mean (one all-reduce
+  // of the flat buffer) is the whole batch's gradient when the loss is a mean over samples. The
+  // masked reconstruction loss divides by its shard's mask sum; rec_weight rescales it to the
+  // global mask sum, so that the ranks' mean is the whole batch's loss there too.
+  double rec_weight = 1.0;
   auto train_step = [&] {
     model->params().zero_grad();
-    auto rec = [&](const Var& pred) { return task.reconstruction_loss(pred, y, mask); };
+    auto rec = [&](const Var& pred) {
+      Var l = task.reconstruction_loss(pred, y, mask);
+      return rec_weight == 1.0 ? l : scale(l, rec_weight);
+    };
     loss = regularized_loss(reg, Var(x), y, mask, net, rec, draws);
     backward(loss.total);
+    if (world > 1) {
+      Tensor& grads = model->params().grads;
+      comm.allreduce_sum(grads);
+      grads.copy_from(scale(grads, 1.0 / world));
+    }
     adam.step(model->params());
   };
 #ifdef STEADY_HAVE_CUDA
@@ -418,8 +462,18 @@ int run_training(TrainTask& task, const Cli& cli) {
     upload(x, host.x);
     upload(y, host.y);
     if (mask.defined()) upload(mask, host.mask);
+    if (world > 1 && mask.defined()) {
+      // max(1, 3 sum(mask)), reg_loss's denominator, of this shard and of the global batch.
+      double sums[1] = {0.0};
+      for (float m : host.mask) sums[0] += m;
+      const double local = std::max(1.0, 3.0 * sums[0]);
+      comm.allreduce_sum(sums, 1);
+      rec_weight = world * local / std::max(1.0, 3.0 * sums[0]);
+    }
     Rng rng = step_rng(seed, step);
-    draw_step(reg, x_shape, device, DType::F32, rng, draws);
+    // One draw for the global batch; this rank keeps its rows.
+    draw_step(reg, {global_batch, x_shape[1], x_shape[2], x_shape[3]}, device, DType::F32, rng,
+              draws, int64_t(rank) * batch, batch);
 #ifdef STEADY_HAVE_CUDA
     if (graph) {
       graph->run(train_step);
@@ -434,24 +488,32 @@ int run_training(TrainTask& task, const Cli& cli) {
     ++step;
 
     const bool epoch_done = step % steps_per_epoch == 0;
-    const bool stopping = g_interrupted || (stop_after > 0 && step >= stop_after);
+    // Every rank stops at the same step when any of them was signalled.
+    const bool interrupted = comm.any(g_interrupted);
+    const bool stopping = interrupted || (stop_after > 0 && step >= stop_after);
     const bool log_point = step % log_every == 0 || epoch_done || stopping || step == total_steps;
     if (log_point) {
       const int64_t syncs = host_sync_count() - interval_syncs;
-      const std::array<double, 3> l = sums.read_means();  // the host waits for the step here
+      std::array<double, 3> l = sums.read_means();  // the host waits for the step here
+      if (world > 1) {  // the global batch's losses: the mean of the ranks'
+        comm.allreduce_sum(l.data(), 3);
+        for (double& v : l) v /= world;
+      }
       STEADY_CHECK(std::isfinite(l[0]), "the loss became ", l[0], " by step ", step,
                    "; try a lower --lr");
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - interval_start).count();
-      const double ips = static_cast<double>((step - interval_first_step) * batch) / std::max(seconds, 1e-9);
+      const double ips = static_cast<double>((step - interval_first_step) * global_batch) / std::max(seconds, 1e-9);
       const double eta = seconds / static_cast<double>(step - interval_first_step) *
                          static_cast<double>(total_steps - step);
       interval_start = now;
       interval_first_step = step;
-      log << step << ',' << epoch << ',' << l[0] << ',' << l[1] << ',' << l[2] << ',' << ips << ','
-          << syncs << '\n';
-      progress.update(static_cast<int>(epoch + 1), epochs, in_epoch + 1, steps_per_epoch, l[0],
-                      l[1], l[2], ips, eta, epoch_done);
+      if (writer) {
+        log << step << ',' << epoch << ',' << l[0] << ',' << l[1] << ',' << l[2] << ',' << ips << ','
+            << syncs << '\n';
+        progress.update(static_cast<int>(epoch + 1), epochs, in_epoch + 1, steps_per_epoch, l[0],
+                        l[1], l[2], ips, eta, epoch_done);
+      }
     }
     if (epoch_done) {
       char name[64];
@@ -463,16 +525,38 @@ int run_training(TrainTask& task, const Cli& cli) {
     if (stopping) {
       save(last);
       progress.finish_line();
-      std::fprintf(stderr, "%s at step %lld: saved %s; continue with --resume\n",
-                   g_interrupted ? "interrupted" : "stopped", (long long)step, last.c_str());
-      return g_interrupted ? 128 + g_signal : 0;
+      if (writer)
+        std::fprintf(stderr, "%s at step %lld: saved %s; continue with --resume\n",
+                     interrupted ? "interrupted" : "stopped", (long long)step, last.c_str());
+      return interrupted ? 128 + (g_signal != 0 ? g_signal.load() : int(SIGTERM)) : 0;
     }
     if (log_point) interval_syncs = host_sync_count();  // after the read-back and any save
   }
   progress.finish_line();
   save(last);
-  std::fprintf(stderr, "done: %lld steps, final checkpoint %s\n", (long long)step, last.c_str());
+  if (writer)
+    std::fprintf(stderr, "done: %lld steps, final checkpoint %s\n", (long long)step, last.c_str());
+  if (writer && world > 1)
+    std::fprintf(stderr, "all-reduce of the %lld gradients: %.3f s in all, %.3f ms per step\n",
+                 (long long)model->params().grads.numel(), comm.allreduce_seconds(),
+                 1e3 * comm.allreduce_seconds() / std::max<int64_t>(1, step - first_step));
   return 0;
+}
+
+}  // namespace
+
+int run_training(TrainTask& task, const Cli& cli) {
+  Collective& comm = Collective::world();
+  try {
+    return train(task, cli, comm);
+  } catch (const std::exception& e) {
+    // One rank's error ends every rank now (the others may be waiting in an all-reduce).
+    if (comm.distributed())
+      comm.abort("train_" + task.task() + ": error on rank " + std::to_string(comm.rank()) + " of " +
+                     std::to_string(comm.size()) + ": " + e.what(),
+                 1);
+    throw;
+  }
 }
 
 }  // namespace steady

@@ -1,0 +1,161 @@
+#include "tools/lib/collective.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/error.h"
+
+#ifdef STEADY_HAVE_MPI
+#include <mpi.h>
+#endif
+#ifdef STEADY_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "engine/cuda/runtime.h"
+#endif
+#ifdef STEADY_HAVE_NCCL
+#include <nccl.h>
+#endif
+
+namespace steady {
+
+namespace {
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  return end && *end == '\0' && x >= 0 && x < (1 << 24) ? static_cast<int>(x) : fallback;
+}
+
+// The first of the launchers' variables that is set.
+int env_first(std::initializer_list<const char*> names, int fallback) {
+  for (const char* n : names) {
+    const int v = env_int(n, -1);
+    if (v >= 0) return v;
+  }
+  return fallback;
+}
+
+#ifdef STEADY_HAVE_MPI
+void mpi_check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw Error(std::string("MPI: ") + what + " failed: " + std::string(text, len));
+}
+#endif
+
+}  // namespace
+
+int launcher_world_size() {
+  return env_first({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"}, 1);
+}
+
+Collective::Collective() {
+  const int size = launcher_world_size();
+  if (size <= 1) return;
+#ifdef STEADY_HAVE_MPI
+  int provided = 0;
+  mpi_check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  mpi_ = true;
+  // Errors come back as codes, which mpi_check turns into one line.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+  mpi_check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+  local_rank_ = env_first({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}, 0);
+#ifdef STEADY_HAVE_CUDA
+  // One GPU per rank on a node: the local rank's, before anything touches the device.
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0) cudaSetDevice(local_rank_ % devices);
+#endif
+#else
+  throw Error("launched as " + std::to_string(size) +
+              " processes, but this build has no MPI (install libopenmpi-dev and reconfigure)");
+#endif
+}
+
+Collective::~Collective() {
+#ifdef STEADY_HAVE_NCCL
+  if (nccl_) ncclCommDestroy(static_cast<ncclComm_t>(nccl_));
+#endif
+#ifdef STEADY_HAVE_MPI
+  int finalized = 0;
+  if (mpi_ && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) MPI_Finalize();
+#endif
+}
+
+Collective& Collective::world() {
+  static Collective c;
+  return c;
+}
+
+void Collective::allreduce_sum(Tensor& t) {
+  if (!distributed()) return;
+  STEADY_CHECK(t.defined() && t.dtype() == DType::F32, "allreduce_sum: expects a float32 tensor, got ",
+               t.defined() ? t.str() : std::string("an undefined tensor"));
+  STEADY_CHECK(t.numel() < (int64_t(1) << 31), "allreduce_sum: ", t.str(), " is too large");
+  const auto start = std::chrono::steady_clock::now();
+#ifdef STEADY_HAVE_MPI
+  if (t.device() == Device::CPU) {
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, t.raw(), static_cast<int>(t.numel()), MPI_FLOAT, MPI_SUM,
+                            MPI_COMM_WORLD),
+              "MPI_Allreduce of the gradients");
+  } else {
+#if defined(STEADY_HAVE_NCCL)
+    if (!nccl_) {
+      // NCCL's unique id travels over MPI; one communicator for the run.
+      ncclUniqueId id;
+      if (rank_ == 0) ncclGetUniqueId(&id);
+      mpi_check(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast of NCCL's id");
+      ncclComm_t comm;
+      const ncclResult_t r = ncclCommInitRank(&comm, size_, id, rank_);
+      STEADY_CHECK(r == ncclSuccess, "NCCL: ncclCommInitRank failed: ", ncclGetErrorString(r));
+      nccl_ = comm;
+    }
+    const ncclResult_t r = ncclAllReduce(t.raw(), t.raw(), static_cast<size_t>(t.numel()), ncclFloat,
+                                         ncclSum, static_cast<ncclComm_t>(nccl_), cuda::stream());
+    STEADY_CHECK(r == ncclSuccess, "NCCL: ncclAllReduce failed: ", ncclGetErrorString(r));
+#else
+    // No NCCL: through the host (correct, slower).
+    Tensor host = t.to(Device::CPU);
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, host.raw(), static_cast<int>(host.numel()), MPI_FLOAT,
+                            MPI_SUM, MPI_COMM_WORLD),
+              "MPI_Allreduce of the gradients");
+    t.copy_from(host);
+#endif
+  }
+#endif
+  allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Collective::allreduce_sum(double* v, int n) {
+  if (!distributed()) return;
+#ifdef STEADY_HAVE_MPI
+  mpi_check(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+#endif
+}
+
+bool Collective::any(bool flag) {
+  if (!distributed()) return flag;
+  double v = flag ? 1.0 : 0.0;
+  allreduce_sum(&v, 1);
+  return v > 0;
+}
+
+void Collective::abort(const std::string& message, int code) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+#ifdef STEADY_HAVE_MPI
+  if (mpi_) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+  std::_Exit(code);
+}
+
+}  // namespace steady

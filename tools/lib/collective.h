@@ -1,0 +1,51 @@
+// Data parallelism across processes: N ranks, each holding a replica, sum their flat gradient
+// buffers with one all-reduce per step (NCCL for CUDA tensors when built with it, MPI_Allreduce
+// otherwise; OpenMPI from Debian). The rank and world size come from the launcher: mpirun
+// (OMPI_COMM_WORLD_*), srun (SLURM_PROCID / SLURM_NTASKS) or any MPI's PMI_* variables; the
+// local GPU from the local rank. A process started without a launcher is rank 0 of 1 and
+// touches no MPI at all.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "engine/tensor.h"
+
+namespace steady {
+
+class Collective {
+ public:
+  // The process's collective, set up from the environment on first use (MPI_Init then).
+  static Collective& world();
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  int local_rank() const { return local_rank_; }
+  bool distributed() const { return size_ > 1; }
+
+  // t += the other ranks' t, in place (float32, contiguous, on the CPU or a CUDA device).
+  void allreduce_sum(Tensor& t);
+  // v[0, n) summed over the ranks, in place, on the host.
+  void allreduce_sum(double* v, int n);
+  // True when any rank passes true (a stop request seen by one rank stops all at one step).
+  bool any(bool flag);
+  // Ends every rank of the job now with `code` (MPI_Abort), after `message` on stderr: an error
+  // on one rank must not leave the others waiting in a collective forever.
+  [[noreturn]] void abort(const std::string& message, int code);
+  // Seconds spent in allreduce_sum(Tensor&) so far (the benchmark's all-reduce time).
+  double allreduce_seconds() const { return allreduce_seconds_; }
+
+  ~Collective();
+
+ private:
+  Collective();
+  int rank_ = 0, size_ = 1, local_rank_ = 0;
+  bool mpi_ = false;
+  void* nccl_ = nullptr;  // ncclComm_t, made on the first CUDA all-reduce
+  double allreduce_seconds_ = 0;
+};
+
+// The launcher's world size from the environment alone (1 without a launcher), readable before
+// anything is set up.
+int launcher_world_size();
+
+}  // namespace steady
