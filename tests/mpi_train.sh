@@ -21,6 +21,17 @@ MPI="mpirun -np 2"
 if ! $MPI "$B/train_hdr" --summary >/dev/null 2>"$W/probe.err"; then
   if grep -q "has no MPI" "$W/probe.err"; then echo "mpi_train: this build has no MPI: skipped"; exit 77; fi
 fi
+# Every tensor of two checkpoints the same bytes.
+same_tensors() {
+  $PY - "$1" "$2" <<'PY'
+import json, struct, sys
+def tensors(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
+    return {k: b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]] for k, v in h.items() if k != '__metadata__'}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert a.keys() == b.keys() and all(a[k] == b[k] for k in a), f"{sys.argv[1]} and {sys.argv[2]} differ"
+PY
+}
 "$B/gen_procedural" "$W/data" --train 32 --test-seqs 1 --frames 4 --size 32 --seed 1 --quiet
 T="--device cpu --size 32 --epochs 2 --bn frozen --seed 1 --log-every 1"
 
@@ -63,16 +74,25 @@ echo "losses, 1 process: $l1; 2 ranks: $l2"
 $MPI "$B/train_hdr" "$W/data" $T --batch 4 --out "$W/cut" --stop-after 3 2>/dev/null
 $MPI "$B/train_hdr" "$W/data" $T --batch 4 --out "$W/cut" --resume 2>"$W/resume.err"
 grep -q "resuming" "$W/resume.err"
-$PY - "$W" <<'PY'
-import json, struct, sys
-w = sys.argv[1]
-def tensors(p):
-    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
-    return {k: b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]] for k, v in h.items() if k != '__metadata__'}
-a, b = tensors(f'{w}/two/last.safetensors'), tensors(f'{w}/cut/last.safetensors')
-assert a.keys() == b.keys() and all(a[k] == b[k] for k in a), "resume after an interruption differs"
-print("resumed 2-rank run: every tensor identical to the uninterrupted one")
-PY
+same_tensors "$W/two/last.safetensors" "$W/cut/last.safetensors"
+echo "resumed 2-rank run: every tensor identical to the uninterrupted one"
+
+# Ctrl-C to mpirun reaches every rank: they stop at one step, rank 0 saves, and a resume from
+# there matches a run stopped at the same step without the signal.
+$MPI "$B/train_hdr" "$W/data" $T --batch 4 --epochs 500 --out "$W/sig" >"$W/sig.out" 2>&1 &
+job=$!
+for _ in $(seq 100); do [ -s "$W/sig/log.csv" ] && break; sleep 0.2; done
+sleep 0.5; kill -INT $job
+rc=0; timeout 60 tail --pid=$job -f /dev/null || rc=$?
+[ $rc -eq 0 ] || { echo "mpi_train: the job still runs 60 s after Ctrl-C"; kill -9 $job; exit 1; }
+wait $job || true
+n=$(tr '\r' '\n' <"$W/sig.out" | sed -n 's/^interrupted at step \([0-9]*\): saved.*/\1/p')
+[ -n "$n" ] || { cat "$W/sig.out"; echo "mpi_train: no 'interrupted at step N' line"; exit 1; }
+$MPI "$B/train_hdr" "$W/data" $T --batch 4 --epochs 500 --out "$W/sig" --resume --stop-after $((n + 2)) 2>/dev/null
+$MPI "$B/train_hdr" "$W/data" $T --batch 4 --epochs 500 --out "$W/nosig" --stop-after $((n + 2)) 2>/dev/null
+same_tensors "$W/sig/last.safetensors" "$W/nosig/last.safetensors"
+echo "Ctrl-C at step $n, resumed to $((n + 2)): identical to the run without the signal"
+
 # A 2-rank checkpoint loads in one process.
 "$B/eval_video" "$W/data/test/seq_000" --model "$W/two/last.safetensors" --device cpu --json >/dev/null
 

@@ -16,6 +16,7 @@
 #include "models/model.h"
 #include "tools/lib/bench_report.h"
 #include "tools/lib/cli.h"
+#include "tools/lib/collective.h"
 #ifdef STEADY_HAVE_CUDA
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/graph.h"
@@ -44,7 +45,10 @@ int bench_main(int argc, char** argv) {
   cli.option("regs", "none,stability,trans-inv,jacobian", "regularizers to time, comma separated");
   if (!cli.parse(argc, argv)) return 0;
   Device device = parse_device(cli.get("device"));
-  BenchReport report(device_name(device), cli.get("out"));
+  // Under mpirun each rank times its shard's step with the all-reduce; rank 0 reports.
+  Collective& comm = Collective::world();
+  if (comm.rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;
+  BenchReport report(device_name(device), comm.rank() == 0 ? cli.get("out") : std::string());
   int failures = 0;
   const int B = static_cast<int>(cli.get_int("batch", 1, 4096)), S = static_cast<int>(cli.get_int("size", 16, 4096));
   const int steps = static_cast<int>(cli.get_int("steps", 1, 1000000));
@@ -62,6 +66,25 @@ int bench_main(int argc, char** argv) {
   if (!cli.has("json"))
     std::printf("%-6s %-16s %10s %12s %14s\n", "model", "reg", "ms/step", "images/s", "peak MiB");
   for (const std::string& task : split(cli.get("models"))) {
+    if (comm.distributed()) {
+      // The all-reduce alone, of this model's flat gradient buffer, the ranks in step: its cost
+      // apart from waiting for the slower rank.
+      auto model = make_model(task);
+      Rng rng(1);
+      model->finalize(device, rng);
+      Tensor& grads = model->params().grads;
+      comm.average(grads);  // warm-up (and NCCL's communicator)
+      backend(device).synchronize();
+      const double before = comm.allreduce_seconds();
+      for (int i = 0; i < steps; ++i) comm.average(grads);
+      backend(device).synchronize();
+      const double ms = (comm.allreduce_seconds() - before) * 1e3 / steps;
+      report.add({{"model", task}, {"reg", "allreduce-only"}, {"ranks", comm.size()},
+                  {"floats", grads.numel()}, {"allreduce_ms", ms}});
+      if (!cli.has("json"))
+        std::printf("%-6s %-16s %10.2f   (all-reduce of %lld floats over %d ranks)\n", task.c_str(),
+                    "allreduce-only", ms, (long long)grads.numel(), comm.size());
+    }
     for (const std::string& reg_name : split(cli.get("regs"))) {
       try {
         auto model = make_model(task);
@@ -91,6 +114,7 @@ int bench_main(int argc, char** argv) {
           model->params().zero_grad();
           RegularizedLoss loss = regularized_loss(reg, Var(x), y, Tensor(), net, rec, draws);
           backward(loss.total);
+          comm.average(model->params().grads);  // data parallelism: the one all-reduce
           adam.step(model->params());
         };
         auto time_steps = [&](const std::function<void()>& run, int warmup) {
@@ -107,10 +131,16 @@ int bench_main(int argc, char** argv) {
           backend(device).synchronize();
           return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
         };
+        const double reduce_s = comm.allreduce_seconds();
         const double ms = time_steps(step, 1);
-        double ips = B / (ms * 1e-3), mib = peak_memory_mib(device);
+        const double reduce_ms = (comm.allreduce_seconds() - reduce_s) * 1e3 / (steps + 1);
+        double ips = B * comm.size() / (ms * 1e-3), mib = peak_memory_mib(device);
         nlohmann::json row = {{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S},
                               {"ms_per_step", ms}, {"images_per_s", ips}, {"peak_mib", mib}};
+        if (comm.distributed()) {  // --batch is per rank; images/s counts every rank's
+          row["ranks"] = comm.size();
+          row["allreduce_ms_per_step"] = reduce_ms;
+        }
         double graph_ms = 0;
 #ifdef STEADY_HAVE_CUDA
         if (device == Device::CUDA && cuda::graphs_enabled_by_env()) {

@@ -8,6 +8,7 @@
 
 #include "engine/backend.h"
 #include "engine/error.h"
+#include "engine/tensor_ops.h"
 
 #ifdef STEADY_HAVE_MPI
 #include <mpi.h>
@@ -133,6 +134,12 @@ void Collective::allreduce_sum(Tensor& t) {
   }
 #endif
   allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Collective::average(Tensor& t) {
+  if (!distributed()) return;
+  allreduce_sum(t);
+  t.copy_from(scale(t, 1.0 / size_));
 }
 
 void Collective::allreduce_sum(double* v, int n) {

@@ -24,6 +24,8 @@ class Collective {
 
   // t += the other ranks' t, in place (float32, contiguous, on the CPU or a CUDA device).
   void allreduce_sum(Tensor& t);
+  // t = the ranks' mean of t, in place: the data-parallel gradient (sum, then times 1/size).
+  void average(Tensor& t);
   // v[0, n) summed over the ranks, in place, on the host.
   void allreduce_sum(double* v, int n);
   // True when any rank passes true (a stop request seen by one rank stops all at one step).

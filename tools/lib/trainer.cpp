@@ -445,11 +445,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
     };
     loss = regularized_loss(reg, Var(x), y, mask, net, rec, draws);
     backward(loss.total);
-    if (world > 1) {
-      Tensor& grads = model->params().grads;
-      comm.allreduce_sum(grads);
-      grads.copy_from(scale(grads, 1.0 / world));
-    }
+    comm.average(model->params().grads);
     adam.step(model->params());
   };
 #ifdef STEADY_HAVE_CUDA
