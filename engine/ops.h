@@ -34,19 +34,14 @@ Var batch_norm_frozen(const Var& x, const Var& gamma, const Var& beta, const Bat
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, BatchNormState& state,
                bool training);
 
-// add, sub, mul, maximum (ties split maximum's gradient evenly, as torch.maximum)
-#define STEADY_DECLARE_BINARY(Op, name) Var name(const Var& a, const Var& b);
-STEADY_BINARY_OPS(STEADY_DECLARE_BINARY)
-#undef STEADY_DECLARE_BINARY
+// tensor_ops.h's list (add ... sum) on Var; maximum's gradient splits ties evenly, as
+// torch.maximum's.
+#define STEADY_T Var
+STEADY_DECLARE_ELEMENTWISE
+#undef STEADY_T
 // x [N,C,H,W] times the constant m [N,1,H,W] broadcast over channels (a mask)
 Var mul_channels(const Var& x, const Tensor& m);
-Var scale(const Var& x, double s);           // s * x
 Var scale_shift(const Var& x, double s, double t);  // s * x + t
-Var leaky_relu(const Var& x, float slope = 0.01f);
-#define STEADY_DECLARE_UNARY(Op, name) Var name(const Var& x);
-STEADY_PLAIN_UNARY_OPS(STEADY_DECLARE_UNARY)  // relu, sigmoid, tanh, exp, log, rsqrt
-#undef STEADY_DECLARE_UNARY
-Var sum(const Var& x);   // [1]
 Var mean(const Var& x);  // [1]
 Var mse(const Var& a, const Var& b);  // mean((a - b)^2), [1]
 

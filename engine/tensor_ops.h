@@ -8,17 +8,23 @@
 
 namespace steady {
 
-// add, sub, mul, maximum (NaN from either side, as torch.maximum)
-#define STEADY_DECLARE_BINARY(Op, name) Tensor name(const Tensor& a, const Tensor& b);
-STEADY_BINARY_OPS(STEADY_DECLARE_BINARY)
-#undef STEADY_DECLARE_BINARY
-Tensor scale(const Tensor& x, double s);             // s * x
+// The element-wise functions and the sum that this file and ops.h both declare, on STEADY_T
+// (Tensor here, Var there): add, sub, mul, maximum; relu, sigmoid, tanh, exp, log, rsqrt;
+// leaky_relu; scale (s * x); sum ([1]).
+#define STEADY_DECLARE_BINARY_FN(Op, name) STEADY_T name(const STEADY_T& a, const STEADY_T& b);
+#define STEADY_DECLARE_UNARY_FN(Op, name) STEADY_T name(const STEADY_T& x);
+#define STEADY_DECLARE_ELEMENTWISE                             \
+  STEADY_BINARY_OPS(STEADY_DECLARE_BINARY_FN)                  \
+  STEADY_PLAIN_UNARY_OPS(STEADY_DECLARE_UNARY_FN)              \
+  STEADY_T leaky_relu(const STEADY_T& x, float slope = 0.01f); \
+  STEADY_T scale(const STEADY_T& x, double s);                 \
+  STEADY_T sum(const STEADY_T& x);
+
+// maximum: NaN from either side, as torch.maximum.
+#define STEADY_T Tensor
+STEADY_DECLARE_ELEMENTWISE
+#undef STEADY_T
 Tensor affine(const Tensor& x, double s, double t);  // s * x + t
-Tensor leaky_relu(const Tensor& x, float slope = 0.01f);
-#define STEADY_DECLARE_UNARY(Op, name) Tensor name(const Tensor& x);
-STEADY_PLAIN_UNARY_OPS(STEADY_DECLARE_UNARY)  // relu, sigmoid, tanh, exp, log, rsqrt
-#undef STEADY_DECLARE_UNARY
-Tensor sum(const Tensor& x);  // [1]
 Tensor max_channels(const Tensor& x);                   // [N,C,...] -> [N,1,...]
 Tensor mul_channels(const Tensor& x, const Tensor& m);  // x [N,C,...] * m [N,1,...]
 Tensor concat_channels(const std::vector<Tensor>& xs);

@@ -391,20 +391,28 @@ void conv2d_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w, const
   forward_data<T>(g, w.data<T>(), x.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
 }
 
+// Both backward passes: conv2d's image side is x and its columns side gy; conv_transpose2d's the
+// other way round (conv_geometry.h). The bias gradient sums gy over its channels either way.
 template <class T>
-void conv2d_backward_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                           const Tensor& gy, ConvGrads& r) {
+void conv_backward_typed(bool transposed, const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                         const Tensor& gy, ConvGrads& r) {
   T* grad_x = r.grad_x.defined() ? r.grad_x.data<T>() : nullptr;
   if (r.grad_b.defined()) bias_grad<T>(gy, r.grad_b);
   if constexpr (std::is_same_v<T, float>) {
     if (use_dnnl<T>(g)) {
-      dnnl_conv::conv_backward(g, x.data<T>(), w.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
-                               grad_x);
+      if (transposed)
+        dnnl_conv::transposed_backward(g, gy.data<T>(), w.data<T>(), x.data<T>(),
+                                       r.grad_w.data<T>(), grad_x);
+      else
+        dnnl_conv::conv_backward(g, x.data<T>(), w.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
+                                 grad_x);
       return;
     }
   }
-  weight_and_data_grad<T>(g, w.data<T>(), x.data<T>(), gy.data<T>(), r.grad_w.data<T>(), grad_x,
-                          nullptr);
+  const Tensor& image = transposed ? gy : x;
+  const Tensor& columns = transposed ? x : gy;
+  weight_and_data_grad<T>(g, w.data<T>(), image.data<T>(), columns.data<T>(), r.grad_w.data<T>(),
+                          transposed ? nullptr : grad_x, transposed ? grad_x : nullptr);
 }
 
 template <class T>
@@ -421,22 +429,6 @@ void conv_transpose2d_typed(const ConvGeometry& g, const Tensor& x, const Tensor
   if (b.defined()) add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
 }
 
-template <class T>
-void conv_transpose2d_backward_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                                     const Tensor& gy, ConvGrads& r) {
-  T* grad_x = r.grad_x.defined() ? r.grad_x.data<T>() : nullptr;
-  if (r.grad_b.defined()) bias_grad<T>(gy, r.grad_b);
-  if constexpr (std::is_same_v<T, float>) {
-    if (use_dnnl<T>(g)) {
-      dnnl_conv::transposed_backward(g, gy.data<T>(), w.data<T>(), x.data<T>(),
-                                     r.grad_w.data<T>(), grad_x);
-      return;
-    }
-  }
-  weight_and_data_grad<T>(g, w.data<T>(), gy.data<T>(), x.data<T>(), r.grad_w.data<T>(), nullptr,
-                          grad_x);
-}
-
 }  // namespace
 
 void CpuBackend::conv2d_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
@@ -449,8 +441,8 @@ void CpuBackend::conv2d_impl(const ConvShape& shape, const Tensor& x, const Tens
 void CpuBackend::conv2d_backward_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
                                       const Tensor& gy, ConvGrads& grads) {
   const ConvGeometry g = planned(shape);
-  if (x.dtype() == DType::F64) conv2d_backward_typed<double>(g, x, w, gy, grads);
-  else conv2d_backward_typed<float>(g, x, w, gy, grads);
+  if (x.dtype() == DType::F64) conv_backward_typed<double>(false, g, x, w, gy, grads);
+  else conv_backward_typed<float>(false, g, x, w, gy, grads);
 }
 
 void CpuBackend::conv_transpose2d_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
@@ -464,8 +456,8 @@ void CpuBackend::conv_transpose2d_backward_impl(const ConvShape& shape, const Te
                                                 const Tensor& w, const Tensor& gy,
                                                 ConvGrads& grads) {
   const ConvGeometry g = planned(shape);
-  if (x.dtype() == DType::F64) conv_transpose2d_backward_typed<double>(g, x, w, gy, grads);
-  else conv_transpose2d_backward_typed<float>(g, x, w, gy, grads);
+  if (x.dtype() == DType::F64) conv_backward_typed<double>(true, g, x, w, gy, grads);
+  else conv_backward_typed<float>(true, g, x, w, gy, grads);
 }
 
 }  // namespace steady

@@ -73,61 +73,55 @@ struct BilinearAxis {
 
 }  // namespace
 
+namespace {
+
+// fn(p, in, out) for each of the N*C planes p of in [N,C,h,w] and out [N,C,ho,wo], the planes
+// in parallel when `work` (the loop's element count) is worth it.
+template <class T, class Fn>
+void for_each_plane(const Tensor& in, Tensor& out, int64_t work, Fn fn) {
+  const int64_t planes = in.size(0) * in.size(1);
+  const int64_t in_plane = in.size(2) * in.size(3), out_plane = out.size(2) * out.size(3);
+  const T* ip = in.data<T>();
+  T* op = out.data<T>();
+#pragma omp parallel for if (work > kParallelThreshold) schedule(static)
+  for (int64_t p = 0; p < planes; ++p) fn(p, ip + p * in_plane, op + p * out_plane);
+}
+
+}  // namespace
+
 void CpuBackend::max_pool2d_impl(const Tensor& x, int k, int s, Tensor& y) {
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const int64_t ho = y.size(2), wo = y.size(3);
-  const int64_t planes = n * c;
+  const int64_t w = x.size(3), ho = y.size(2), wo = y.size(3);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* xp = x.data<T>();
-    T* yp = y.data<T>();
-#pragma omp parallel for if (y.numel() * k * k > kParallelThreshold) schedule(static)
-    for (int64_t p = 0; p < planes; ++p) {
-      const T* plane = xp + p * h * w;
-      T* out = yp + p * ho * wo;
+    for_each_plane<T>(x, y, y.numel() * k * k, [&](int64_t, const T* plane, T* out) {
       for (int64_t oy = 0; oy < ho; ++oy)
         for (int64_t ox = 0; ox < wo; ++ox)
           out[oy * wo + ox] = plane[window_argmax(plane, w, oy * s, ox * s, k)];
-    }
+    });
   });
 }
 
 void CpuBackend::max_pool2d_backward_impl(const Tensor& x, const Tensor& gy, int k, int s,
                                           Tensor& gx) {
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const int64_t ho = gy.size(2), wo = gy.size(3);
+  const int64_t w = x.size(3), ho = gy.size(2), wo = gy.size(3);
   fill_impl(gx, 0.0);  // windows scatter into it
-  const int64_t planes = n * c;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* xp = x.data<T>();
-    const T* gp = gy.data<T>();
-    T* gxp = gx.data<T>();
-#pragma omp parallel for if (gy.numel() * k * k > kParallelThreshold) schedule(static)
-    for (int64_t p = 0; p < planes; ++p) {
-      const T* plane = xp + p * h * w;
-      const T* g = gp + p * ho * wo;
-      T* out = gxp + p * h * w;
+    for_each_plane<T>(x, gx, gy.numel() * k * k, [&](int64_t p, const T* plane, T* out) {
+      const T* g = gy.data<T>() + p * ho * wo;
       // Overlapping windows (s < k) may pick the same element: contributions add.
       for (int64_t oy = 0; oy < ho; ++oy)
         for (int64_t ox = 0; ox < wo; ++ox)
           out[window_argmax(plane, w, oy * s, ox * s, k)] += g[oy * wo + ox];
-    }
+    });
   });
 }
 
 void CpuBackend::upsample_nearest2d_impl(const Tensor& x, int factor, Tensor& y) {
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const int64_t ho = h * factor, wo = w * factor;
-  const int64_t planes = n * c;
+  const int64_t h = x.size(2), w = x.size(3), wo = w * factor;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* xp = x.data<T>();
-    T* yp = y.data<T>();
-#pragma omp parallel for if (y.numel() > kParallelThreshold) schedule(static)
-    for (int64_t p = 0; p < planes; ++p) {
-      const T* in = xp + p * h * w;
-      T* out = yp + p * ho * wo;
+    for_each_plane<T>(x, y, y.numel(), [&](int64_t, const T* in, T* out) {
       // Each input row is widened once into its first output row, which is then copied to the
       // other factor - 1 rows (no division per element).
       for (int64_t iy = 0; iy < h; ++iy) {
@@ -137,22 +131,15 @@ void CpuBackend::upsample_nearest2d_impl(const Tensor& x, int factor, Tensor& y)
           for (int f = 0; f < factor; ++f) first[ix * factor + f] = row[ix];
         for (int f = 1; f < factor; ++f) std::copy_n(first, wo, first + f * wo);
       }
-    }
+    });
   });
 }
 
 void CpuBackend::upsample_nearest2d_backward_impl(const Tensor& gy, int factor, Tensor& gx) {
-  const int64_t n = gy.size(0), c = gy.size(1), ho = gy.size(2), wo = gy.size(3);
-  const int64_t h = ho / factor, w = wo / factor;
-  const int64_t planes = n * c;
+  const int64_t wo = gy.size(3), h = gx.size(2), w = gx.size(3);
   dispatch(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* gp = gy.data<T>();
-    T* gxp = gx.data<T>();
-#pragma omp parallel for if (gy.numel() > kParallelThreshold) schedule(static)
-    for (int64_t p = 0; p < planes; ++p) {
-      const T* g = gp + p * ho * wo;
-      T* out = gxp + p * h * w;
+    for_each_plane<T>(gy, gx, gy.numel(), [&](int64_t, const T* g, T* out) {
       for (int64_t iy = 0; iy < h; ++iy) {
         for (int64_t ix = 0; ix < w; ++ix) {
           T acc = T(0);
@@ -162,23 +149,16 @@ void CpuBackend::upsample_nearest2d_backward_impl(const Tensor& gy, int factor, 
           out[iy * w + ix] = acc;
         }
       }
-    }
+    });
   });
 }
 
 void CpuBackend::resize_bilinear_impl(const Tensor& x, Tensor& y) {
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  const int64_t out_h = y.size(2), out_w = y.size(3);
-  const int64_t planes = n * c;
+  const int64_t h = x.size(2), w = x.size(3), out_h = y.size(2), out_w = y.size(3);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const BilinearAxis<T> ay(h, out_h), ax(w, out_w);
-    const T* xp = x.data<T>();
-    T* yp = y.data<T>();
-#pragma omp parallel for if (y.numel() > kParallelThreshold / 4) schedule(static)
-    for (int64_t p = 0; p < planes; ++p) {
-      const T* in = xp + p * h * w;
-      T* out = yp + p * out_h * out_w;
+    for_each_plane<T>(x, y, y.numel() * 4, [&](int64_t, const T* in, T* out) {
       for (int64_t oy = 0; oy < out_h; ++oy) {
         const T* r0 = in + ay.i0[oy] * w;
         const T* r1 = in + ay.i1[oy] * w;
@@ -189,24 +169,17 @@ void CpuBackend::resize_bilinear_impl(const Tensor& x, Tensor& y) {
                                  wy1 * (ax.w0[ox] * r1[c0] + ax.w1[ox] * r1[c1]);
         }
       }
-    }
+    });
   });
 }
 
 void CpuBackend::resize_bilinear_backward_impl(const Tensor& gy, Tensor& gx) {
-  const int64_t n = gy.size(0), c = gy.size(1), out_h = gy.size(2), out_w = gy.size(3);
-  const int64_t in_h = gx.size(2), in_w = gx.size(3);
+  const int64_t out_h = gy.size(2), out_w = gy.size(3), in_h = gx.size(2), in_w = gx.size(3);
   fill_impl(gx, 0.0);  // output pixels scatter into it
-  const int64_t planes = n * c;
   dispatch(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const BilinearAxis<T> ay(in_h, out_h), ax(in_w, out_w);
-    const T* gp = gy.data<T>();
-    T* gxp = gx.data<T>();
-#pragma omp parallel for if (gy.numel() > kParallelThreshold / 4) schedule(static)
-    for (int64_t p = 0; p < planes; ++p) {
-      const T* g = gp + p * out_h * out_w;
-      T* out = gxp + p * in_h * in_w;
+    for_each_plane<T>(gy, gx, gy.numel() * 4, [&](int64_t, const T* g, T* out) {
       for (int64_t oy = 0; oy < out_h; ++oy) {
         T* r0 = out + ay.i0[oy] * in_w;
         T* r1 = out + ay.i1[oy] * in_w;
@@ -220,7 +193,7 @@ void CpuBackend::resize_bilinear_backward_impl(const Tensor& gy, Tensor& gx) {
           r1[c1] += wy1 * ax.w1[ox] * v;
         }
       }
-    }
+    });
   });
 }
 

@@ -153,12 +153,18 @@ const CheckpointMeta kMeta = [] {
   return m;
 }();
 
+// make_store_and_adam, then a checkpoint of both with kMeta at dir/ckpt.safetensors; the path.
+std::string saved_store_and_adam(const TempDir& dir, ParamStore& store, uint64_t store_seed,
+                                 Adam& adam, uint64_t adam_seed, int64_t steps) {
+  make_store_and_adam(store, store_seed, adam, adam_seed, steps);
+  const std::string path = dir.file("ckpt.safetensors");
+  save_checkpoint(path, store, &adam, kMeta);
+  return path;
+}
+
 }  // namespace
 
 TEST_CASE("checkpoint: save then load restores weights, buffers, Adam, step, RNG and config") {
-  TempDir dir;
-  std::string path = dir.file("run.safetensors");
-
   ParamStore a;
   Adam adam_a;
   make_store_and_adam(a, 1, adam_a, 2, 37);
@@ -167,6 +173,8 @@ TEST_CASE("checkpoint: save then load restores weights, buffers, Adam, step, RNG
   CheckpointMeta meta = kMeta;
   meta.rng_seed = rng.seed();
   meta.rng_counter = rng.counter();
+  TempDir dir;
+  const std::string path = dir.file("run.safetensors");
   save_checkpoint(path, a, &adam_a, meta);
 
   ParamStore b;
@@ -210,11 +218,9 @@ TEST_CASE("checkpoint: save then load restores weights, buffers, Adam, step, RNG
 
 TEST_CASE("checkpoint: the file is valid safetensors, checked by an independent parser") {
   TempDir dir;
-  std::string path = dir.file("ckpt.safetensors");
   ParamStore store;
   Adam adam;
-  make_store_and_adam(store, 3, adam, 4, 11);
-  save_checkpoint(path, store, &adam, kMeta);
+  const std::string path = saved_store_and_adam(dir, store, 3, adam, 4, 11);
   // For checking with an independent reader: tests/check_safetensors.py $STEADY_KEEP_CHECKPOINT
   if (const char* keep = std::getenv("STEADY_KEEP_CHECKPOINT"))
     fs::copy_file(path, keep, fs::copy_options::overwrite_existing);
@@ -383,11 +389,9 @@ TEST_CASE("checkpoint: save errors: missing folder, a write that fails part way"
 
 TEST_CASE("checkpoint: load errors say exactly what differs, and leave the model unchanged") {
   TempDir dir;
-  std::string path = dir.file("ckpt.safetensors");
   ParamStore a;
   Adam adam;
-  make_store_and_adam(a, 40, adam, 41, 6);
-  save_checkpoint(path, a, &adam, kMeta);
+  const std::string path = saved_store_and_adam(dir, a, 40, adam, 41, 6);
   std::string good = read_bytes(path);
 
   SUBCASE("missing file") {

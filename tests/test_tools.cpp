@@ -397,9 +397,15 @@ TEST_CASE("tools: one training per run folder; no silent overwrite; stale temp f
   CHECK(both.output.find("in use by another training") != std::string::npos);
 }
 
-TEST_CASE("tools: check_data goes by content; a folder named like a pattern is a folder") {
-  fs::path d = workdir() / "content";
+// A folder of 2 procedural training images with their PNG previews (previews/train_0000N.png).
+fs::path two_previews(const std::string& name) {
+  const fs::path d = workdir() / name;
   REQUIRE(run("./gen_procedural " + d.string() + " --train 2 --test-seqs 0 --size 32 --previews --quiet").code == 0);
+  return d;
+}
+
+TEST_CASE("tools: check_data goes by content; a folder named like a pattern is a folder") {
+  const fs::path d = two_previews("content");
   fs::create_directories(d / "seq_%d");
   fs::copy_file(d / "previews/train_00000.png", d / "png_named.exr");
   fs::copy_file(d / "previews/train_00000.png", d / "seq_%d/a.png");
@@ -416,8 +422,7 @@ TEST_CASE("tools: check_data goes by content; a folder named like a pattern is a
 }
 
 TEST_CASE("tools: check_data reports an unreadable subfolder and scans the rest") {
-  fs::path d = workdir() / "locked";
-  REQUIRE(run("./gen_procedural " + d.string() + " --train 2 --test-seqs 0 --size 32 --previews --quiet").code == 0);
+  const fs::path d = two_previews("locked");
   fs::create_directories(d / "secret");
   fs::copy_file(d / "previews/train_00000.png", d / "secret/hidden.png");
   fs::permissions(d / "secret", fs::perms::none);

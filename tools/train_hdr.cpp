@@ -21,23 +21,12 @@ namespace {
 
 class HdrTask final : public TrainTask {
  public:
-  std::string task() const override { return "hdr"; }
-
-  void open(const std::string& folder) override {
-    files_ = list_images(folder, /*hdr_only=*/true);
-    STEADY_CHECK(!files_.empty(), folder, " holds no HDR images (.exr or .hdr)");
-  }
-  size_t size() const override { return files_.size(); }
-  const std::string& file(size_t i) const override { return files_[i]; }
-  int input_channels() const override { return 3; }
-  int target_channels() const override { return 3; }
-  bool has_mask() const override { return true; }
-  Tensor decode(size_t i) const override { return read_image(files_[i], 3); }
+  HdrTask() : TrainTask({"hdr", 3, 3, /*has_mask=*/true, /*hdr_images=*/true}) {}
 
   void load_sample(size_t i, const Tensor& image, int size, Rng& rng, float* x, float* y,
                    float* mask) const override {
     const int64_t plane = int64_t(size) * size;
-    Tensor crop = random_square_crop(image, size, rng, files_[i]);
+    Tensor crop = random_square_crop(image, size, rng, file(i));
     CameraParams cam = sample_camera(crop, rng);
     Tensor ldr = apply_camera(crop, cam);
     Tensor exposed = scale(crop, cam.exposure);
@@ -50,17 +39,11 @@ class HdrTask final : public TrainTask {
   Var reconstruction_loss(const Var& prediction, const Tensor& y, const Tensor& mask) const override {
     return masked_mse(prediction, y, mask);
   }
-
- private:
-  std::vector<std::string> files_;
 };
 
 int train_main(int argc, char** argv) {
-  Cli cli("train_hdr", "DATA [options]\n\nDATA: a folder of HDR images (.exr, .hdr)");
-  add_training_options(cli);
-  if (!cli.parse(argc, argv)) return 0;
   HdrTask task;
-  return run_training(task, cli);
+  return training_main(task, "a folder of HDR images (.exr, .hdr)", argc, argv);
 }
 
 }  // namespace

@@ -29,6 +29,30 @@ void check_grads(const ConvGrads& got, const ConvGrads& want, bool has_bias,
   if (has_bias) check_close(got.grad_b, want.grad_b, kFloat32Rounding, what + " grad_b");
 }
 
+// One case of conv2d (or conv_transpose2d): forward and backward on the GPU against the CPU.
+void check_conv_case(bool transposed, const ConvCase& c, bool bias) {
+  const std::string what =
+      std::string(transposed ? "conv_transpose2d " : "conv2d ") + c.str() + (bias ? " bias" : "");
+  const Tensor x = random_cpu({c.n, c.ci, c.h, c.w});
+  const Tensor w = random_cpu(transposed ? Shape{c.ci, c.co, c.k, c.k} : Shape{c.co, c.ci, c.k, c.k});
+  const Tensor b = bias ? random_cpu({c.co}) : Tensor();
+  const Conv2dArgs a{c.stride, c.pad, transposed ? c.output_pad : 0};
+  auto forward = [&](Backend& be, const Tensor& x, const Tensor& w, const Tensor& b) {
+    return transposed ? be.conv_transpose2d(x, w, b, a) : be.conv2d(x, w, b, a);
+  };
+  auto backward = [&](Backend& be, const Tensor& x, const Tensor& w, const Tensor& gy) {
+    return transposed ? be.conv_transpose2d_backward(x, w, {true, bias}, gy, a)
+                      : be.conv2d_backward(x, w, {true, bias}, gy, a);
+  };
+  const Tensor want = forward(cpu(), x, w, b);
+  poison_cache(want.shape());
+  const Tensor xg = to_gpu(x), wg = to_gpu(w);
+  check_close(forward(gpu(), xg, wg, bias ? to_gpu(b) : Tensor()), want, kConv, what);
+  const Tensor gy = random_cpu(want.shape());
+  poison_cache(x.shape());
+  check_grads(backward(gpu(), xg, wg, to_gpu(gy)), backward(cpu(), x, w, gy), bias, what);
+}
+
 }  // namespace
 
 TEST_CASE("gpu conv: math mode is float32 unless STEADY_TF32 asks otherwise") {
@@ -46,21 +70,7 @@ TEST_CASE("gpu conv: conv2d forward and backward") {
       {3, 8, 16, 16, 16, 1, 1, 0, 0}, {2, 5, 11, 13, 3, 5, 2, 2, 0}, {2, 3, 6, 6, 2, 4, 2, 0, 0},
       {1, 16, 32, 32, 32, 3, 1, 1, 0}, {4, 32, 16, 16, 64, 3, 2, 1, 0}};
   for (const ConvCase& c : cases) {
-    for (bool bias : {false, true}) {
-      const std::string what = "conv2d " + c.str() + (bias ? " bias" : "");
-      const Tensor x = random_cpu({c.n, c.ci, c.h, c.w});
-      const Tensor w = random_cpu({c.co, c.ci, c.k, c.k});
-      const Tensor b = bias ? random_cpu({c.co}) : Tensor();
-      const Conv2dArgs a{c.stride, c.pad, 0};
-      const Tensor want = cpu().conv2d(x, w, b, a);
-      poison_cache(want.shape());
-      const Tensor xg = to_gpu(x), wg = to_gpu(w);
-      check_close(gpu().conv2d(xg, wg, bias ? to_gpu(b) : Tensor(), a), want, kConv, what);
-      const Tensor gy = random_cpu(want.shape());
-      poison_cache(x.shape());
-      check_grads(gpu().conv2d_backward(xg, wg, {true, bias}, to_gpu(gy), a),
-                  cpu().conv2d_backward(x, w, {true, bias}, gy, a), bias, what);
-    }
+    for (bool bias : {false, true}) check_conv_case(false, c, bias);
   }
 }
 
@@ -70,22 +80,7 @@ TEST_CASE("gpu conv: conv_transpose2d forward and backward") {
                             {2, 3, 7, 6, 5, 3, 1, 1, 0}, {1, 2, 4, 4, 2, 2, 2, 0, 0},
                             {2, 6, 9, 5, 3, 5, 3, 2, 2}, {2, 32, 16, 16, 16, 4, 2, 1, 0}};
   for (const ConvCase& c : cases) {
-    for (bool bias : {false, true}) {
-      const std::string what = "conv_transpose2d " + c.str() + (bias ? " bias" : "");
-      const Tensor x = random_cpu({c.n, c.ci, c.h, c.w});
-      const Tensor w = random_cpu({c.ci, c.co, c.k, c.k});
-      const Tensor b = bias ? random_cpu({c.co}) : Tensor();
-      const Conv2dArgs a{c.stride, c.pad, c.output_pad};
-      const Tensor want = cpu().conv_transpose2d(x, w, b, a);
-      poison_cache(want.shape());
-      const Tensor xg = to_gpu(x), wg = to_gpu(w);
-      check_close(gpu().conv_transpose2d(xg, wg, bias ? to_gpu(b) : Tensor(), a), want, kConv,
-                  what);
-      const Tensor gy = random_cpu(want.shape());
-      poison_cache(x.shape());
-      check_grads(gpu().conv_transpose2d_backward(xg, wg, {true, bias}, to_gpu(gy), a),
-                  cpu().conv_transpose2d_backward(x, w, {true, bias}, gy, a), bias, what);
-    }
+    for (bool bias : {false, true}) check_conv_case(true, c, bias);
   }
 }
 

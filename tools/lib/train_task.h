@@ -1,9 +1,11 @@
-// What a training tool supplies to the shared trainer (tools/lib/trainer.h): its files, how one
-// training sample is made from a decoded image, and the reconstruction loss. Samples are made on
-// the batch loader's worker threads (tools/lib/batch_loader.h), so decode and load_sample must be
-// safe to call concurrently.
+// What a training tool supplies to the shared trainer (tools/lib/trainer.h): which files are its
+// training images, how one training sample is made from a decoded image, and the
+// reconstruction loss. Samples are made on the batch loader's worker threads
+// (tools/lib/batch_loader.h), so decode and load_sample must be safe to call concurrently.
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/ops.h"
 #include "engine/rng.h"
@@ -12,18 +14,28 @@ namespace steady {
 
 class TrainTask {
  public:
+  // The task's name ("hdr" or "color"), the channels of a sample's input and target, whether
+  // samples carry a [1,H,W] loss mask, and whether its training images are HDR (.exr, .hdr)
+  // or photos (.png, .jpg).
+  struct Kind {
+    std::string task;
+    int input_channels, target_channels;
+    bool has_mask, hdr_images;
+  };
+  explicit TrainTask(Kind kind) : kind_(std::move(kind)) {}
   virtual ~TrainTask() = default;
-  virtual std::string task() const = 0;  // "hdr" or "color"
-  // Finds the training files under folder; throws a clear error when there are none.
-  virtual void open(const std::string& folder) = 0;
-  virtual size_t size() const = 0;
-  virtual const std::string& file(size_t i) const = 0;  // sample i's file, for messages
-  virtual int input_channels() const = 0;
-  virtual int target_channels() const = 0;
-  virtual bool has_mask() const = 0;  // whether samples carry a [1,H,W] loss mask
+  const std::string& task() const { return kind_.task; }
+  int input_channels() const { return kind_.input_channels; }
+  int target_channels() const { return kind_.target_channels; }
+  bool has_mask() const { return kind_.has_mask; }
 
-  // Sample i's image, decoded ([C,H,W] float32 on the CPU); the loader caches it.
-  virtual Tensor decode(size_t i) const = 0;
+  // Finds the training files under folder; throws a clear error when there are none.
+  void open(const std::string& folder);
+  size_t size() const { return files_.size(); }
+  const std::string& file(size_t i) const { return files_[i]; }  // for messages
+  // Sample i's image, decoded ([3,H,W] float32 on the CPU); the loader caches it.
+  Tensor decode(size_t i) const;
+
   // One training sample from sample i's decoded image, as size x size crops written to x
   // [input_channels*size*size], y [target_channels*size*size] and, when has_mask(), mask
   // [size*size]; every random draw from rng.
@@ -31,6 +43,10 @@ class TrainTask {
                            float* mask) const = 0;
   // L_rec of a prediction for the whole batch (mask undefined when the task has none).
   virtual Var reconstruction_loss(const Var& prediction, const Tensor& y, const Tensor& mask) const = 0;
+
+ private:
+  Kind kind_;
+  std::vector<std::string> files_;
 };
 
 }  // namespace steady

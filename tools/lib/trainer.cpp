@@ -141,6 +141,16 @@ RegMode parse_mode(const std::string& name) {
 
 }  // namespace
 
+void TrainTask::open(const std::string& folder) {
+  files_.clear();
+  for (const std::string& f : list_images(folder, kind_.hdr_images))
+    if (kind_.hdr_images || !has_hdr_extension(f)) files_.push_back(f);
+  STEADY_CHECK(!files_.empty(), folder, " holds no ",
+               kind_.hdr_images ? "HDR images (.exr or .hdr)" : "photos (.png or .jpg)");
+}
+
+Tensor TrainTask::decode(size_t i) const { return read_image(files_[i], 3); }
+
 Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::string& what) {
   const int64_t C = img.size(0), H = img.size(1), W = img.size(2), short_side = std::min(H, W);
   STEADY_CHECK(short_side >= 16, what, " is too small (", W, "x", H, ")");
@@ -190,6 +200,8 @@ Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::stri
   return crop;
 }
 
+namespace {
+
 void add_training_options(Cli& cli) {
   cli.section("regularization (Sec. 3 of the paper)");
   cli.option("reg", "none", "regularizer: none|augment|stability-noise|stability|trans-inv|jacobian");
@@ -199,7 +211,7 @@ void add_training_options(Cli& cli) {
              "siamese batch under a regularizer) or frozen (the running statistics, fixed)");
   cli.section("optimization");
   cli.option("epochs", "20", "passes over the training data");
-  cli.option("batch", "8", "images per batch (each step runs 2x through the network)");
+  cli.option("batch", "8", "images per batch, per process under mpirun (each step runs 2x through the network)");
   cli.option("lr", "1e-4", "Adam learning rate");
   cli.option("size", "128", "training crop size in pixels");
   cli.option("seed", "1", "seed of every random draw (init, order, crops, transforms, noise)");
@@ -217,8 +229,6 @@ void add_training_options(Cli& cli) {
   cli.option("workers", "2", "threads preparing batches ahead of the training step");
   cli.option("cache-mb", "2048", "decoded training images kept in memory, in MiB");
 }
-
-namespace {
 
 // One training per run folder (a lock held while the process runs), and never silently over an
 // earlier run. Under the lock, temporary files of saves that were killed mid-write are ours to
@@ -541,7 +551,10 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
 
 }  // namespace
 
-int run_training(TrainTask& task, const Cli& cli) {
+int training_main(TrainTask& task, const std::string& data, int argc, char** argv) {
+  Cli cli("train_" + task.task(), "DATA [options]\n\nDATA: " + data);
+  add_training_options(cli);
+  if (!cli.parse(argc, argv)) return 0;
   Collective& comm = Collective::world();
   try {
     return train(task, cli, comm);

@@ -19,9 +19,8 @@ namespace steady {
 // size x size, flipped left-right with probability 1/2. what names the image in errors.
 Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::string& what);
 
-// Declares the options common to both training tools.
-void add_training_options(Cli& cli);
-// Runs a whole training (or --summary) for task; returns the exit code.
-int run_training(TrainTask& task, const Cli& cli);
+// A training tool's main: its options (`data` says what DATA is, for --help), then a whole
+// training (or --summary) for task; returns the exit code.
+int training_main(TrainTask& task, const std::string& data, int argc, char** argv);
 
 }  // namespace steady
