@@ -8,8 +8,9 @@
 #     than 2 lr x steps, and no more weights more than 1e-6 apart than 1.5 times (+1%) what the
 #     same single process gets on 2 OpenMP threads instead of 1, measured beside it.
 #  2. Resume after an interrupted 2-rank run gives the uninterrupted run's bytes.
-#  3. Killing one rank ends the job with an error within 60 s; an error on one rank (a run folder
-#     already in use) ends every rank with the message.
+#  3. Killing one rank ends the job with an error within 60 s; so does a rank that hangs (the
+#     others give up after STEADY_COMM_TIMEOUT seconds, with a message); an error on one rank (a
+#     run folder already in use) ends every rank with the message.
 # Usage: mpi_train.sh BUILD_DIR   (exit 77 = skipped: no mpirun or a build without MPI)
 set -euo pipefail
 B=$(cd "$1" && pwd)
@@ -107,6 +108,21 @@ rc=0; timeout 60 tail --pid=$job -f /dev/null || rc=$?
 [ $rc -eq 0 ] || { echo "mpi_train: the job still runs 60 s after a rank died"; kill -9 $job; exit 1; }
 wait $job && { echo "mpi_train: the job exited 0 after a rank was killed"; exit 1; } || true
 echo "one rank killed: the job ended in $(( $(date +%s) - start )) s with an error"
+
+# One rank hangs (stopped): the other gives up after STEADY_COMM_TIMEOUT seconds, saying why,
+# and the job ends.
+STEADY_COMM_TIMEOUT=3 $MPI -x STEADY_COMM_TIMEOUT "$B/train_hdr" "$W/data" $T --batch 4 \
+    --epochs 500 --out "$W/hang" >"$W/hang.out" 2>&1 &
+job=$!
+for _ in $(seq 100); do [ -s "$W/hang/log.csv" ] && break; sleep 0.2; done
+victim=$(pgrep -f "train_hdr $W/data .*--out $W/hang" | tail -1)
+[ -n "$victim" ] || { echo "mpi_train: no rank to stop"; kill $job; exit 1; }
+start=$(date +%s); kill -STOP "$victim"
+rc=0; timeout 60 tail --pid=$job -f /dev/null || rc=$?
+[ $rc -eq 0 ] || { echo "mpi_train: the job still runs 60 s after a rank hung"; kill -9 $job "$victim"; exit 1; }
+wait $job && { echo "mpi_train: the job exited 0 after a rank hung"; exit 1; } || true
+grep -q "no answer from the other ranks for 3 s" "$W/hang.out" || { cat "$W/hang.out"; exit 1; }
+echo "one rank stopped: the other gave up after $(( $(date +%s) - start )) s, saying why"
 
 # An error on rank 0 alone (the folder holds a run) ends both ranks with the message.
 rc=0; timeout 60 $MPI "$B/train_hdr" "$W/data" $T --batch 4 --out "$W/two" >"$W/err.out" 2>&1 || rc=$?

@@ -53,6 +53,12 @@ void mpi_check(int rc, const char* what) {
 }
 #endif
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 int launcher_world_size() {
@@ -71,6 +77,14 @@ Collective::Collective() {
   mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
   mpi_check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
   local_rank_ = env_first({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}, 0);
+  if (const char* t = std::getenv("STEADY_COMM_TIMEOUT")) {
+    char* end = nullptr;
+    const double v = std::strtod(t, &end);
+    STEADY_CHECK(end && *end == '\0' && v > 0, "STEADY_COMM_TIMEOUT must be a positive number of "
+                 "seconds, got '", t, "'");
+    timeout_s_ = v;
+  }
+  if (size_ > 1) watchdog_ = std::thread([this] { watch(); });
 #ifdef STEADY_HAVE_CUDA
   // One GPU per rank on a node: the local rank's, before anything touches the device.
   int devices = 0;
@@ -82,7 +96,37 @@ Collective::Collective() {
 #endif
 }
 
+Collective::Waiting::Waiting(Collective& c, const char* what) : c(c) {
+  c.waiting_for_ = what;
+  c.waiting_since_ns_ = now_ns();
+}
+Collective::Waiting::~Waiting() { c.waiting_since_ns_ = 0; }
+
+void Collective::watch() {
+  std::unique_lock<std::mutex> lock(watch_mutex_);
+  while (!watch_wake_.wait_for(lock, std::chrono::milliseconds(250), [&] { return watch_stop_; })) {
+    const int64_t since = waiting_since_ns_;
+    if (since == 0 || (now_ns() - since) * 1e-9 < timeout_s_) continue;
+    // The main thread is stuck in MPI; this thread may not call MPI (MPI_THREAD_FUNNELED), so
+    // it ends the process, and the launcher ends the others.
+    std::fprintf(stderr,
+                 "steady: rank %d of %d: no answer from the other ranks for %.0f s in %s (a rank "
+                 "died or hangs; STEADY_COMM_TIMEOUT sets the limit): ending\n",
+                 rank_, size_, timeout_s_, waiting_for_.load());
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+}
+
 Collective::~Collective() {
+  if (watchdog_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(watch_mutex_);
+      watch_stop_ = true;
+    }
+    watch_wake_.notify_all();
+    watchdog_.join();
+  }
 #ifdef STEADY_HAVE_NCCL
   if (nccl_) ncclCommDestroy(static_cast<ncclComm_t>(nccl_));
 #endif
@@ -103,6 +147,7 @@ void Collective::allreduce_sum(Tensor& t) {
                t.defined() ? t.str() : std::string("an undefined tensor"));
   STEADY_CHECK(t.numel() < (int64_t(1) << 31), "allreduce_sum: ", t.str(), " is too large");
   const auto start = std::chrono::steady_clock::now();
+  const Waiting waiting(*this, "the gradient all-reduce");
 #ifdef STEADY_HAVE_MPI
   if (t.device() == Device::CPU) {
     mpi_check(MPI_Allreduce(MPI_IN_PLACE, t.raw(), static_cast<int>(t.numel()), MPI_FLOAT, MPI_SUM,
@@ -144,6 +189,7 @@ void Collective::average(Tensor& t) {
 
 void Collective::allreduce_sum(double* v, int n) {
   if (!distributed()) return;
+  const Waiting waiting(*this, "an all-reduce of the step's counters");
 #ifdef STEADY_HAVE_MPI
   mpi_check(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 #endif

@@ -4,9 +4,17 @@
 // (OMPI_COMM_WORLD_*), srun (SLURM_PROCID / SLURM_NTASKS) or any MPI's PMI_* variables; the
 // local GPU from the local rank. A process started without a launcher is rank 0 of 1 and
 // touches no MPI at all.
+//
+// No rank waits forever: a collective that gets no answer from the others for
+// STEADY_COMM_TIMEOUT seconds (300 by default) ends this process with a message naming it, and
+// the launcher then ends the rest (a rank that died or hangs, a node that went away).
 #pragma once
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "engine/tensor.h"
 
@@ -35,15 +43,30 @@ class Collective {
   [[noreturn]] void abort(const std::string& message, int code);
   // Seconds spent in allreduce_sum(Tensor&) so far (the benchmark's all-reduce time).
   double allreduce_seconds() const { return allreduce_seconds_; }
+  double timeout_seconds() const { return timeout_s_; }
 
   ~Collective();
 
  private:
   Collective();
+  // Marks the time spent inside one collective for the watchdog.
+  struct Waiting {
+    Collective& c;
+    Waiting(Collective& c, const char* what);
+    ~Waiting();
+  };
+  void watch();
   int rank_ = 0, size_ = 1, local_rank_ = 0;
   bool mpi_ = false;
   void* nccl_ = nullptr;  // ncclComm_t, made on the first CUDA all-reduce
   double allreduce_seconds_ = 0;
+  double timeout_s_ = 300;
+  std::atomic<int64_t> waiting_since_ns_{0};  // 0: not in a collective
+  std::atomic<const char*> waiting_for_{""};
+  std::mutex watch_mutex_;
+  std::condition_variable watch_wake_;
+  bool watch_stop_ = false;
+  std::thread watchdog_;
 };
 
 // The launcher's world size from the environment alone (1 without a launcher), readable before
