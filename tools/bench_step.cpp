@@ -143,7 +143,7 @@ int bench_main(int argc, char** argv) {
         }
         double graph_ms = 0;
 #ifdef STEADY_HAVE_CUDA
-        if (device == Device::CUDA && cuda::graphs_enabled_by_env()) {
+        if (device == Device::CUDA && cuda::graphs_enabled_by_env() && !comm.distributed()) {
           cuda::StepGraph graph;
           graph_ms = time_steps([&] { graph.run(step); }, 2);  // warm-up, then the capture
           STEADY_CHECK(graph.captured(), "the step was not captured into a CUDA graph");

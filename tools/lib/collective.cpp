@@ -62,7 +62,9 @@ int64_t now_ns() {
 }  // namespace
 
 int launcher_world_size() {
-  return env_first({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"}, 1);
+  // SLURM_STEP_NUM_TASKS, not SLURM_NTASKS: a job's batch script has the second without being
+  // one of srun's tasks.
+  return env_first({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}, 1);
 }
 
 Collective::Collective() {

@@ -1,7 +1,7 @@
 // Data parallelism across processes: N ranks, each holding a replica, sum their flat gradient
 // buffers with one all-reduce per step (NCCL for CUDA tensors when built with it, MPI_Allreduce
 // otherwise; OpenMPI from Debian). The rank and world size come from the launcher: mpirun
-// (OMPI_COMM_WORLD_*), srun (SLURM_PROCID / SLURM_NTASKS) or any MPI's PMI_* variables; the
+// (OMPI_COMM_WORLD_*), srun (SLURM_STEP_NUM_TASKS, SLURM_LOCALID) or any MPI's PMI_* variables; the
 // local GPU from the local rank. A process started without a launcher is rank 0 of 1 and
 // touches no MPI at all.
 //

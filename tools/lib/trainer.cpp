@@ -460,7 +460,9 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
   };
 #ifdef STEADY_HAVE_CUDA
   std::unique_ptr<cuda::StepGraph> graph;
-  if (device == Device::CUDA) graph = std::make_unique<cuda::StepGraph>();
+  // Not under data parallelism: the step's loss weight (rec_weight) changes every step, and a
+  // replayed graph would keep the captured one.
+  if (device == Device::CUDA && world == 1) graph = std::make_unique<cuda::StepGraph>();
 #endif
   while (step < total_steps) {
     const int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
