@@ -1,5 +1,9 @@
 #include "tools/lib/collective.h"
 
+#include <omp.h>
+#include <sched.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -87,6 +91,21 @@ Collective::Collective() {
     timeout_s_ = v;
   }
   if (size_ > 1) watchdog_ = std::thread([this] { watch(); });
+  // Ranks on one machine share its cores. A launcher that binds each rank to its own cores
+  // (mpirun's default) already limits OpenMP to them; an unbound rank would start a thread per
+  // core of the machine, as many times over as there are ranks on it. Unless OMP_NUM_THREADS
+  // says otherwise, an unbound rank takes its share.
+  MPI_Comm node;
+  mpi_check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node),
+            "MPI_Comm_split_type");
+  int ranks_here = 1;
+  mpi_check(MPI_Comm_size(node, &ranks_here), "MPI_Comm_size");
+  MPI_Comm_free(&node);
+  cpu_set_t mine;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (!std::getenv("OMP_NUM_THREADS") && ranks_here > 1 &&
+      sched_getaffinity(0, sizeof mine, &mine) == 0 && CPU_COUNT(&mine) >= cores)
+    omp_set_num_threads(std::max(1, cores / ranks_here));
 #ifdef STEADY_HAVE_CUDA
   // One GPU per rank on a node: the local rank's, before anything touches the device.
   int devices = 0;
