@@ -216,6 +216,14 @@ void Collective::allreduce_sum(double* v, int n) {
 #endif
 }
 
+void Collective::barrier() {
+  if (!distributed()) return;
+  const Waiting waiting(*this, "a barrier");
+#ifdef STEADY_HAVE_MPI
+  mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
 bool Collective::any(bool flag) {
   if (!distributed()) return flag;
   double v = flag ? 1.0 : 0.0;

@@ -36,6 +36,8 @@ class Collective {
   void average(Tensor& t);
   // v[0, n) summed over the ranks, in place, on the host.
   void allreduce_sum(double* v, int n);
+  // Returns once every rank has called it.
+  void barrier();
   // True when any rank passes true (a stop request seen by one rank stops all at one step).
   bool any(bool flag);
   // Ends every rank of the job now with `code` (MPI_Abort), after `message` on stderr: an error

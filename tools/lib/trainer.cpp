@@ -332,7 +332,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
   if (world > 1) config["world"] = world;  // the schedule depends on it: resume checks it
   if (writer) claim_run_folder(cli, out);
   // The other ranks read the run folder (resume) only once rank 0 has claimed it.
-  comm.any(false);
+  comm.barrier();
 
   int64_t step = 0;
   const std::string last = out + "/last.safetensors";
