@@ -20,7 +20,8 @@
 #   build 180 (GPU_CHECK_BUILD_S), ldd check, ctest 90 (GPU_CHECK_TEST_S, CUDA_LAUNCH_BLOCKING=1
 #   so a fault names its kernel), bench_ops and bench_step twice (batch 16 at 128x128, batch 4
 #   at 64x64 with graph replay) 30 each (GPU_CHECK_BENCH_S, cuDNN's choices logged with
-#   STEADY_CUDNN_LOG=1), four PyTorch peer runs 40 each (GPU_CHECK_PEER_S): 520 s at most.
+#   STEADY_CUDNN_LOG=1), bench_step as 2 MPI ranks on the device 30 (GPU_CHECK_DP_S), four
+#   PyTorch peer runs 40 each (GPU_CHECK_PEER_S): 550 s at most.
 # The benchmarks write their JSON after every case: a case that fails or a phase that runs out of
 # time keeps every case measured before it. A failing phase never stops the later ones.
 #
@@ -32,7 +33,7 @@
 # Writes a small fixed set of files, easy to copy off a remote machine: summary.txt (the
 # environment, each phase's outcome and time, the benchmarks' error messages), build.log, ldd.txt,
 # ctest.log, bench_ops.json, bench_step.json (batch 16, 128x128), bench_step_b4.json (batch 4,
-# 64x64), cudnn.log, torch_ops.json, torch_step.json, torch_step_compile.json, torch_step_b4.json
+# 64x64), bench_step_dp.json (2 ranks), cudnn.log, torch_ops.json, torch_step.json, torch_step_compile.json, torch_step_b4.json
 # and bench_compare.md (every comparison).
 # Exit status: 0 when the build and every test passed, the GPU tests really ran and every
 # benchmark case ran.
@@ -261,6 +262,20 @@ if [ -z "${GPU_CHECK_STEP_ARGS:-}" ]; then
   mv "$OUTDIR/bench_step_b16.json" "$OUTDIR/bench_step.json" 2>/dev/null
 fi
 say "cuDNN algorithm choices: $(wc -l <"$OUTDIR/cudnn.log") (cudnn.log)"
+
+# Data parallelism on the device: 2 ranks (mpirun) sharing it, their gradients summed through
+# the host (STEADY_NCCL=0: NCCL refuses two ranks on one GPU), into bench_step_dp.json.
+if command -v mpirun >/dev/null 2>&1; then
+  phase "${GPU_CHECK_DP_S:-30}" "$OUTDIR/bench_step_dp.log" env OMPI_ALLOW_RUN_AS_ROOT=1 \
+    OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 --oversubscribe -x STEADY_NCCL=0 \
+    "$BUILD_DIR/bench_step" --device "$DEVICE" --size 64 --batch 4 --steps 5 --regs none,trans-inv \
+    --out "$OUTDIR/bench_step_dp.json"
+  rc=$?
+  say "bench_step, 2 ranks on one device: $(outcome $rc)"
+  [ "$rc" = 0 ] || STATUS=1
+else
+  say "no mpirun here: data parallelism not checked"
+fi
 
 # peer NAME LIMIT_S SCRIPT ARGS...: a PyTorch peer into NAME.json, compared with ours.
 peer() {

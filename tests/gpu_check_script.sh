@@ -36,6 +36,8 @@ assert [x["reg"] for x in r] == ["none", "no-such-reg"], r
 assert r[0]["ms_per_step"] > 0 and "error" not in r[0], r[0]
 assert "unknown regularizer" in r[1]["error"], r[1]
 PY
+grep -Eq "bench_step, 2 ranks on one device: ok|no mpirun here" "$out/summary.txt" ||
+  fail "the data-parallel phase did not report ok"
 grep -q "PyTorch peers: left out" "$out/summary.txt" || fail "peers line missing"
 grep -Eq "FAIL$" "$out/summary.txt" || fail "no final FAIL line"
 [ ! -e "$build/cudnn-shim" ] || fail "a cudnn-shim folder appeared"

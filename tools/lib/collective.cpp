@@ -57,6 +57,17 @@ void mpi_check(int rc, const char* what) {
 }
 #endif
 
+// NCCL for CUDA tensors when the build has it, unless STEADY_NCCL=0 (ranks sharing one GPU,
+// which NCCL refuses, then go through the host).
+bool use_nccl() {
+#ifdef STEADY_HAVE_NCCL
+  const char* v = std::getenv("STEADY_NCCL");
+  return !v || std::string(v) != "0";
+#else
+  return false;
+#endif
+}
+
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -170,12 +181,15 @@ void Collective::allreduce_sum(Tensor& t) {
   const auto start = std::chrono::steady_clock::now();
   const Waiting waiting(*this, "the gradient all-reduce");
 #ifdef STEADY_HAVE_MPI
-  if (t.device() == Device::CPU) {
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, t.raw(), static_cast<int>(t.numel()), MPI_FLOAT, MPI_SUM,
+  auto mpi_allreduce = [&](void* data) {
+    mpi_check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(t.numel()), MPI_FLOAT, MPI_SUM,
                             MPI_COMM_WORLD),
               "MPI_Allreduce of the gradients");
-  } else {
-#if defined(STEADY_HAVE_NCCL)
+  };
+  if (t.device() == Device::CPU) {
+    mpi_allreduce(t.raw());
+  } else if (use_nccl()) {
+#ifdef STEADY_HAVE_NCCL
     if (!nccl_) {
       // NCCL's unique id travels over MPI; one communicator for the run.
       ncclUniqueId id;
@@ -189,14 +203,12 @@ void Collective::allreduce_sum(Tensor& t) {
     const ncclResult_t r = ncclAllReduce(t.raw(), t.raw(), static_cast<size_t>(t.numel()), ncclFloat,
                                          ncclSum, static_cast<ncclComm_t>(nccl_), cuda::stream());
     STEADY_CHECK(r == ncclSuccess, "NCCL: ncclAllReduce failed: ", ncclGetErrorString(r));
-#else
-    // No NCCL: through the host (correct, slower).
-    Tensor host = t.to(Device::CPU);
-    mpi_check(MPI_Allreduce(MPI_IN_PLACE, host.raw(), static_cast<int>(host.numel()), MPI_FLOAT,
-                            MPI_SUM, MPI_COMM_WORLD),
-              "MPI_Allreduce of the gradients");
-    t.copy_from(host);
 #endif
+  } else {
+    // Through the host: correct, slower.
+    Tensor host = t.to(Device::CPU);
+    mpi_allreduce(host.raw());
+    t.copy_from(host);
   }
 #endif
   allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
