@@ -85,6 +85,13 @@ int launcher_world_size() {
 Collective::Collective() {
   const int size = launcher_world_size();
   if (size <= 1) return;
+  if (const char* t = std::getenv("STEADY_COMM_TIMEOUT")) {
+    char* end = nullptr;
+    const double v = std::strtod(t, &end);
+    STEADY_CHECK(end && *end == '\0' && v > 0, "STEADY_COMM_TIMEOUT must be a positive number of "
+                 "seconds, got '", t, "'");
+    timeout_s_ = v;
+  }
 #ifdef STEADY_HAVE_MPI
   int provided = 0;
   mpi_check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
@@ -94,13 +101,6 @@ Collective::Collective() {
   mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
   mpi_check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
   local_rank_ = env_first({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}, 0);
-  if (const char* t = std::getenv("STEADY_COMM_TIMEOUT")) {
-    char* end = nullptr;
-    const double v = std::strtod(t, &end);
-    STEADY_CHECK(end && *end == '\0' && v > 0, "STEADY_COMM_TIMEOUT must be a positive number of "
-                 "seconds, got '", t, "'");
-    timeout_s_ = v;
-  }
   if (size_ > 1) watchdog_ = std::thread([this] { watch(); });
   // Ranks on one machine share its cores. A launcher that binds each rank to its own cores
   // (mpirun's default) already limits OpenMP to them; an unbound rank would start a thread per
