@@ -74,13 +74,14 @@ int64_t now_ns() {
       .count();
 }
 
-}  // namespace
-
+// The launcher's world size from the environment alone (1 without a launcher).
 int launcher_world_size() {
   // SLURM_STEP_NUM_TASKS, not SLURM_NTASKS: a job's batch script has the second without being
   // one of srun's tasks.
   return env_first({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}, 1);
 }
+
+}  // namespace
 
 Collective::Collective() {
   const int size = launcher_world_size();
@@ -100,7 +101,6 @@ Collective::Collective() {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   mpi_check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
   mpi_check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
-  local_rank_ = env_first({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}, 0);
   if (size_ > 1) watchdog_ = std::thread([this] { watch(); });
   // Ranks on one machine share its cores. A launcher that binds each rank to its own cores
   // (mpirun's default) already limits OpenMP to them; an unbound rank would start a thread per
@@ -119,8 +119,10 @@ Collective::Collective() {
     omp_set_num_threads(std::max(1, cores / ranks_here));
 #ifdef STEADY_HAVE_CUDA
   // One GPU per rank on a node: the local rank's, before anything touches the device.
+  const int local_rank =
+      env_first({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}, 0);
   int devices = 0;
-  if (cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0) cudaSetDevice(local_rank_ % devices);
+  if (cudaGetDeviceCount(&devices) == cudaSuccess && devices > 0) cudaSetDevice(local_rank % devices);
 #endif
 #else
   throw Error("launched as " + std::to_string(size) +

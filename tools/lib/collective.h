@@ -27,12 +27,10 @@ class Collective {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
-  int local_rank() const { return local_rank_; }
   bool distributed() const { return size_ > 1; }
 
-  // t += the other ranks' t, in place (float32, contiguous, on the CPU or a CUDA device).
-  void allreduce_sum(Tensor& t);
-  // t = the ranks' mean of t, in place: the data-parallel gradient (sum, then times 1/size).
+  // t = the ranks' mean of t, in place (float32, on the CPU or a CUDA device): the data-parallel
+  // gradient (the sum, then times 1/size).
   void average(Tensor& t);
   // v[0, n) summed over the ranks, in place, on the host.
   void allreduce_sum(double* v, int n);
@@ -43,14 +41,14 @@ class Collective {
   // Ends every rank of the job now with `code` (MPI_Abort), after `message` on stderr: an error
   // on one rank must not leave the others waiting in a collective forever.
   [[noreturn]] void abort(const std::string& message, int code);
-  // Seconds spent in allreduce_sum(Tensor&) so far (the benchmark's all-reduce time).
+  // Seconds spent in average() so far (the trainer's and benchmark's all-reduce time).
   double allreduce_seconds() const { return allreduce_seconds_; }
-  double timeout_seconds() const { return timeout_s_; }
 
   ~Collective();
 
  private:
   Collective();
+  void allreduce_sum(Tensor& t);  // t += the other ranks' t, in place
   // Marks the time spent inside one collective for the watchdog.
   struct Waiting {
     Collective& c;
@@ -58,7 +56,7 @@ class Collective {
     ~Waiting();
   };
   void watch();
-  int rank_ = 0, size_ = 1, local_rank_ = 0;
+  int rank_ = 0, size_ = 1;
   bool mpi_ = false;
   void* nccl_ = nullptr;  // ncclComm_t, made on the first CUDA all-reduce
   double allreduce_seconds_ = 0;
@@ -70,9 +68,5 @@ class Collective {
   bool watch_stop_ = false;
   std::thread watchdog_;
 };
-
-// The launcher's world size from the environment alone (1 without a launcher), readable before
-// anything is set up.
-int launcher_world_size();
 
 }  // namespace steady
