@@ -10,6 +10,7 @@
 
 #include "engine/conv_geometry.h"
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/host_allocator.h"
 
 namespace steady {
 
@@ -531,17 +532,12 @@ RegLoss Backend::reg_loss(RegKind kind, const Tensor& fx, const Tensor& ftx, con
   return out;
 }
 
-// ---------------------------------------------------------------- CpuBackend memory: 64-byte aligned for vector loads.
+// ---------------------------------------------------------------- CpuBackend memory
 Device CpuBackend::device() const { return Device::CPU; }
 
-void* CpuBackend::alloc(size_t bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) fail("out of host memory allocating ", bytes, " bytes");
-  return p;
-}
+void* CpuBackend::alloc(size_t bytes) { return host_alloc(bytes); }
 
-void CpuBackend::free(void* ptr, size_t) { std::free(ptr); }
+void CpuBackend::free(void* ptr, size_t bytes) { host_free(ptr, bytes); }
 
 void CpuBackend::copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   STEADY_ASSERT(dst_dev == Device::CPU && src_dev == Device::CPU);

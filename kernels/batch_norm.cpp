@@ -26,6 +26,22 @@ using cpu_kernel::kParallelThreshold;
 
 namespace {
 
+// Sums term(i) for i in [0, n) in double over kLanes interleaved partial sums, added in lane order
+// at the end: the lanes are independent chains, so the loop vectorizes (one dependent chain of
+// additions ran at one add per four cycles, two thirds of batch norm's time), and the order of
+// additions is fixed by n alone, whatever the thread count.
+constexpr int kLanes = 8;
+template <class Term>
+double lane_sum(int64_t n, Term term) {
+  double lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) lane[j] += term(i + j);
+  for (int j = 0; i < n; ++i, ++j) lane[j] += term(i);
+  double s = 0.0;
+  for (int j = 0; j < kLanes; ++j) s += lane[j];
+  return s;
+}
 
 }  // namespace
 
@@ -50,16 +66,16 @@ void CpuBackend::batch_norm_train_impl(const Tensor& x, const Tensor& gamma, con
       double s = 0.0;
       for (int64_t n = 0; n < l.n; ++n) {
         const T* p = xp + (n * l.c + c) * l.plane;
-        for (int64_t i = 0; i < l.plane; ++i) s += static_cast<double>(p[i]);
+        s += lane_sum(l.plane, [p](int64_t i) { return static_cast<double>(p[i]); });
       }
       const double mean = s / static_cast<double>(count);
       double sq = 0.0;
       for (int64_t n = 0; n < l.n; ++n) {
         const T* p = xp + (n * l.c + c) * l.plane;
-        for (int64_t i = 0; i < l.plane; ++i) {
+        sq += lane_sum(l.plane, [p, mean](int64_t i) {
           const double d = static_cast<double>(p[i]) - mean;
-          sq += d * d;
-        }
+          return d * d;
+        });
       }
       const double var = sq / static_cast<double>(count);
       const double invstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
@@ -129,12 +145,12 @@ void CpuBackend::batch_norm_backward_impl(const Tensor& x, const Tensor& gamma,
       const double invstd = static_cast<double>(si[c]);
       double sum_gy = 0.0, sum_gy_xhat = 0.0;
       for (int64_t n = 0; n < l.n; ++n) {
-        const int64_t base = (n * l.c + c) * l.plane;
-        for (int64_t i = 0; i < l.plane; ++i) {
-          const double d = static_cast<double>(gyp[base + i]);
-          sum_gy += d;
-          sum_gy_xhat += d * (static_cast<double>(xp[base + i]) - mean) * invstd;
-        }
+        const T* gp = gyp + (n * l.c + c) * l.plane;
+        const T* p = xp + (n * l.c + c) * l.plane;
+        sum_gy += lane_sum(l.plane, [gp](int64_t i) { return static_cast<double>(gp[i]); });
+        sum_gy_xhat += lane_sum(l.plane, [gp, p, mean, invstd](int64_t i) {
+          return static_cast<double>(gp[i]) * (static_cast<double>(p[i]) - mean) * invstd;
+        });
       }
       gb[c] = static_cast<T>(sum_gy);
       gg[c] = static_cast<T>(sum_gy_xhat);

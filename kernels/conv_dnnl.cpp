@@ -21,6 +21,7 @@
 #include <mutex>
 #include <vector>
 
+#include "engine/cpu/host_allocator.h"
 #include "engine/tensor.h"
 
 namespace steady::dnnl_conv {
@@ -108,6 +109,23 @@ const Plan& plan_for(const ConvShape& g) {
   return *plan;
 }
 
+// A buffer for a reordered operand or result, from our host allocator: oneDNN's own would be a
+// fresh mmap per call for a large one, its pages faulting in at every step.
+class Scratch {
+ public:
+  explicit Scratch(const memory::desc& d)
+      : bytes_(d.get_size()), data_(host_alloc(bytes_)), mem_(d, cpu_engine(), data_) {}
+  ~Scratch() { host_free(data_, bytes_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  memory mem() const { return mem_; }  // a handle: copies share the buffer
+
+ private:
+  size_t bytes_;
+  void* data_;
+  memory mem_;
+};
+
 // A user operand (plain layout), handed to primitives in the layouts they want. A layout is
 // made once per call: the gradient that feeds both backward passes is reordered once.
 class Operand {
@@ -116,17 +134,17 @@ class Operand {
       : user_(ours, cpu_engine(), const_cast<void*>(data)) {}
   memory in(const memory::desc& wanted, dnnl::stream& stream) {
     if (wanted == user_.get_desc()) return user_;
-    for (const memory& m : converted_)
-      if (m.get_desc() == wanted) return m;
-    memory m(wanted, cpu_engine());
+    for (const auto& c : converted_)
+      if (c->mem().get_desc() == wanted) return c->mem();
+    converted_.push_back(std::make_unique<Scratch>(wanted));
+    memory m = converted_.back()->mem();
     dnnl::reorder(user_, m).execute(stream, user_, m);
-    converted_.push_back(m);
     return m;
   }
 
  private:
   memory user_;
-  std::vector<memory> converted_;
+  std::vector<std::unique_ptr<Scratch>> converted_;
 };
 
 // Runs a primitive whose result arrives in the layout it chose, then lands it in ours.
@@ -137,9 +155,12 @@ void run_into(const memory::desc& ours, void* data, const memory::desc& produced
   if (produced == ours) {
     run(user);
   } else {
-    memory result(produced, cpu_engine());
+    Scratch scratch(produced);
+    memory result = scratch.mem();
     run(result);
     dnnl::reorder(result, user).execute(stream, result, user);
+    stream.wait();  // before the scratch goes
+    return;
   }
   stream.wait();
 }

@@ -1,7 +1,9 @@
 // The tape itself: accumulation, shared sub-graphs, no-grad mode, parameter gradients in the
-// flat buffer, clear errors; and tensor allocation refusing impossible shapes.
+// flat buffer, clear errors; tensor allocation refusing impossible shapes; the host block cache.
 #include <doctest/doctest.h>
 
+#include "engine/cpu/host_allocator.h"
+#include "engine/memory_bucket.h"
 #include "engine/ops.h"
 #include "engine/params.h"
 
@@ -94,4 +96,24 @@ TEST_CASE("tensor: impossible shapes are clear errors, not tiny buffers") {
   CHECK_THROWS_WITH_AS(Tensor::empty({int64_t{1} << 31, int64_t{1} << 31}),
                        doctest::Contains("too large"), Error);
   CHECK(Tensor::empty({0, int64_t{1} << 40}).numel() == 0);
+}
+
+TEST_CASE("host memory: large blocks are reused, the cache stays within the peak") {
+  const HostAllocatorStats before = host_allocator_stats();
+  const Shape big{1, 4, 512, 512};  // 4 MiB of float32: cached
+  void* first = nullptr;
+  {
+    Tensor t = Tensor::zeros(big, Device::CPU, DType::F32);
+    first = t.data<float>();
+    CHECK(host_allocator_stats().bytes_in_use == before.bytes_in_use + bucket_size(4 << 20));
+  }
+  CHECK(host_allocator_stats().bytes_in_use == before.bytes_in_use);
+  Tensor again = Tensor::zeros(big, Device::CPU, DType::F32);
+  CHECK(again.data<float>() == first);  // the freed block, not fresh pages
+  CHECK(again.data<float>()[12345] == 0.f);
+  Tensor small = Tensor::zeros({100}, Device::CPU, DType::F32);  // malloc's business
+  CHECK(host_allocator_stats().bytes_in_use == before.bytes_in_use + bucket_size(4 << 20));
+  const HostAllocatorStats now = host_allocator_stats();
+  CHECK(now.bytes_cached <= now.peak_bytes);
+  CHECK(reinterpret_cast<uintptr_t>(small.data<float>()) % 64 == 0);
 }

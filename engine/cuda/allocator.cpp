@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/cuda/runtime.h"
+#include "engine/memory_bucket.h"
 
 namespace steady {
 namespace cuda {
@@ -18,8 +19,6 @@ namespace {
 
 constexpr size_t kGuardBytes = 256;
 constexpr unsigned char kGuardByte = 0xA5;
-constexpr size_t kSmallStep = 512;
-constexpr size_t kSmallLimit = size_t(1) << 20;
 
 using FreeLists = std::unordered_map<size_t, std::vector<void*>>;
 
@@ -229,17 +228,6 @@ CachingAllocator& allocator() {
 }
 
 }  // namespace
-
-size_t bucket_size(size_t bytes) {
-  // Far beyond any device; also keeps the power-of-two search below from overflowing.
-  STEADY_CHECK(bytes <= (size_t{1} << 56), "CUDA allocation of ", bytes, " bytes is too large");
-  if (bytes <= kSmallStep) return kSmallStep;
-  if (bytes <= kSmallLimit) return (bytes + kSmallStep - 1) / kSmallStep * kSmallStep;
-  size_t pow2 = kSmallLimit;
-  while (pow2 < bytes) pow2 <<= 1;
-  const size_t step = pow2 / 16;  // at most 1/8 of the request is rounding slack
-  return (bytes + step - 1) / step * step;
-}
 
 void* device_alloc(size_t bytes) { return allocator().alloc(bytes); }
 void device_free(void* ptr, size_t bytes) { allocator().free(ptr, bytes); }

@@ -1,5 +1,5 @@
 // The caching allocator behind every CUDA tensor (CudaBackend::alloc/free). Sizes are rounded
-// up to a bucket (512 B steps up to 1 MiB, then 1/16 of the enclosing power of two); a freed
+// up to a bucket (engine/memory_bucket.h); a freed
 // block goes onto its bucket's free list (last in, first out) and is handed out again to the
 // next request of the same bucket. Memory goes back to the driver only through empty_cache(),
 // or once when cudaMalloc fails (then the allocation is retried). Since all work runs on one
@@ -38,8 +38,6 @@ AllocatorStats allocator_stats();
 void reset_peak_bytes();
 // Returns every cached (free, not graph-owned) block to the driver. Waits for the device.
 void empty_cache();
-// The bucket size a request of `bytes` is served from (without guard bytes).
-size_t bucket_size(size_t bytes);
 
 // Guard checks for blocks allocated from now on (tests turn them on; they cost a device sync
 // per free). The description of the first violation seen, empty when none.

@@ -5,6 +5,7 @@
 
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/runtime.h"
+#include "engine/memory_bucket.h"
 #include "gpu_check.h"
 
 using namespace steady;
@@ -70,12 +71,12 @@ TEST_CASE("gpu runtime: CUDA_CHECK, CUDNN_CHECK, CUBLAS_CHECK and the launch che
 }
 
 TEST_CASE("gpu allocator: buckets, reuse without the driver, counters") {
-  CHECK(cuda::bucket_size(1) == 512);
-  CHECK(cuda::bucket_size(512) == 512);
-  CHECK(cuda::bucket_size(513) == 1024);
-  CHECK(cuda::bucket_size(size_t(1) << 20) == size_t(1) << 20);
+  CHECK(bucket_size(1) == 512);
+  CHECK(bucket_size(512) == 512);
+  CHECK(bucket_size(513) == 1024);
+  CHECK(bucket_size(size_t(1) << 20) == size_t(1) << 20);
   for (size_t b : {size_t(1) << 20 | 1, size_t(3) << 20, size_t(1000000007), size_t(1) << 33}) {
-    const size_t s = cuda::bucket_size(b);
+    const size_t s = bucket_size(b);
     CHECK(s >= b);
     CHECK(s <= b + b / 8);
   }
@@ -92,7 +93,7 @@ TEST_CASE("gpu allocator: buckets, reuse without the driver, counters") {
     Tensor t = Tensor::empty({123457}, Device::CUDA);
     CHECK(t.raw() == first);  // the freed block comes back
     const cuda::AllocatorStats during = cuda::allocator_stats();
-    CHECK(during.bytes_in_use == before.bytes_in_use + cuda::bucket_size(123457 * 4));
+    CHECK(during.bytes_in_use == before.bytes_in_use + bucket_size(123457 * 4));
     CHECK(during.peak_bytes >= during.bytes_in_use);
   }
   const cuda::AllocatorStats after = cuda::allocator_stats();
