@@ -23,27 +23,8 @@ namespace steady {
 
 using cpu_kernel::dispatch;
 using cpu_kernel::kParallelThreshold;
+using cpu_kernel::lane_sum;
 
-namespace {
-
-// Sums term(i) for i in [0, n) in double over kLanes interleaved partial sums, added in lane order
-// at the end: the lanes are independent chains, so the loop vectorizes (one dependent chain of
-// additions ran at one add per four cycles, two thirds of batch norm's time), and the order of
-// additions is fixed by n alone, whatever the thread count.
-constexpr int kLanes = 8;
-template <class Term>
-double lane_sum(int64_t n, Term term) {
-  double lane[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) lane[j] += term(i + j);
-  for (int j = 0; i < n; ++i, ++j) lane[j] += term(i);
-  double s = 0.0;
-  for (int j = 0; j < kLanes; ++j) s += lane[j];
-  return s;
-}
-
-}  // namespace
 
 void CpuBackend::batch_norm_train_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                        Tensor& running_mean, Tensor& running_var, float momentum,

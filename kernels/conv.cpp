@@ -30,6 +30,7 @@
 #include "engine/conv_geometry.h"
 #include "kernels/conv_dnnl.h"
 #include "engine/cpu/cpu_backend.h"
+#include "kernels/cpu_kernel_util.h"
 
 namespace steady {
 namespace {
@@ -308,7 +309,7 @@ void bias_grad(const Tensor& gy, Tensor& gb) {
     double total = 0;
     for (int64_t n = 0; n < batch; ++n) {
       const T* p = src + (n * channels + c) * plane;
-      for (int64_t i = 0; i < plane; ++i) total += p[i];
+      total += cpu_kernel::lane_sum(plane, [p](int64_t i) { return static_cast<double>(p[i]); });
     }
     dst[c] = static_cast<T>(total);
   }

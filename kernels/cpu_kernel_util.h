@@ -1,6 +1,6 @@
 // Small helpers shared by the CPU twins in kernels/*.cpp (their arguments are checked by the
-// entry points of engine/backend.cpp): dispatch from DType to the scalar type, and the element
-// count above which a loop is worth OpenMP.
+// entry points of engine/backend.cpp): dispatch from DType to the scalar type, the element
+// count above which a loop is worth OpenMP, and a vectorizing deterministic sum.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -22,6 +22,23 @@ void dispatch(DType dtype, F&& f) {
   } else {
     f(float{});
   }
+}
+
+// Sums term(i) for i in [0, n) in double over kLanes interleaved partial sums, added in lane order
+// at the end: the lanes are independent chains, so the loop vectorizes (one dependent chain of
+// additions runs at one add per four cycles: two thirds of batch norm's time before), and the
+// order of additions is fixed by n alone, whatever the thread count.
+constexpr int kLanes = 8;
+template <class Term>
+double lane_sum(int64_t n, Term term) {
+  double lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) lane[j] += term(i + j);
+  for (int j = 0; i < n; ++i, ++j) lane[j] += term(i);
+  double s = 0.0;
+  for (int j = 0; j < kLanes; ++j) s += lane[j];
+  return s;
 }
 
 // A CPU tensor's values as doubles, read in place (not Tensor::to_host, which counts as a host

@@ -48,6 +48,27 @@ int64_t window_argmax(const T* plane, int64_t w, int64_t y0, int64_t x0, int k) 
   return best;
 }
 
+// The models' pooling window (k = s = 2) without jumps: the position (0..3, row-major) of the
+// first maximum of a, b, c, d with NaN winning, as window_argmax. Selects, not branches: which of
+// four activations is largest is a coin toss for the branch predictor (the branching loop was
+// about a tenth of the HDR step's own time).
+template <class T>
+struct Max4 {
+  T value;
+  int at;
+};
+template <class T>
+inline Max4<T> max4(T a, T b, T c, T d) {
+  Max4<T> m{a, 0};
+  const T v[3] = {b, c, d};
+  for (int i = 0; i < 3; ++i) {
+    const bool take = v[i] > m.value || (v[i] != v[i] && m.value == m.value);
+    m.value = take ? v[i] : m.value;
+    m.at = take ? i + 1 : m.at;
+  }
+  return m;
+}
+
 // One axis of an align_corners=false bilinear resize: for each output index the two source
 // taps and their weights, computed in T as PyTorch does for its scalar type.
 template <class T>
@@ -94,16 +115,49 @@ void CpuBackend::max_pool2d_impl(const Tensor& x, int k, int s, Tensor& y) {
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     for_each_plane<T>(x, y, y.numel() * k * k, [&](int64_t, const T* plane, T* out) {
-      for (int64_t oy = 0; oy < ho; ++oy)
+      for (int64_t oy = 0; oy < ho; ++oy) {
+        if (k == 2 && s == 2) {
+          const T* r0 = plane + 2 * oy * w;
+          const T* r1 = r0 + w;
+          for (int64_t ox = 0; ox < wo; ++ox)
+            out[oy * wo + ox] = max4(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]).value;
+          continue;
+        }
         for (int64_t ox = 0; ox < wo; ++ox)
           out[oy * wo + ox] = plane[window_argmax(plane, w, oy * s, ox * s, k)];
+      }
     });
   });
 }
 
 void CpuBackend::max_pool2d_backward_impl(const Tensor& x, const Tensor& gy, int k, int s,
                                           Tensor& gx) {
-  const int64_t w = x.size(3), ho = gy.size(2), wo = gy.size(3);
+  const int64_t h = x.size(2), w = x.size(3), ho = gy.size(2), wo = gy.size(3);
+  if (k == 2 && s == 2) {  // disjoint windows: each element written once, no scatter
+    dispatch(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      for_each_plane<T>(x, gx, gy.numel() * 4, [&](int64_t p, const T* plane, T* out) {
+        const T* g = gy.data<T>() + p * ho * wo;
+        for (int64_t oy = 0; oy < ho; ++oy) {
+          const T* r0 = plane + 2 * oy * w;
+          const T* r1 = r0 + w;
+          T* o0 = out + 2 * oy * w;
+          T* o1 = o0 + w;
+          for (int64_t ox = 0; ox < wo; ++ox) {
+            const int at = max4(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]).at;
+            const T gv = g[oy * wo + ox];
+            o0[2 * ox] = at == 0 ? gv : T(0);
+            o0[2 * ox + 1] = at == 1 ? gv : T(0);
+            o1[2 * ox] = at == 2 ? gv : T(0);
+            o1[2 * ox + 1] = at == 3 ? gv : T(0);
+          }
+          if (w % 2) o0[w - 1] = o1[w - 1] = T(0);  // the odd last column no window covers
+        }
+        if (h % 2) std::fill(out + (h - 1) * w, out + h * w, T(0));  // and the odd last row
+      });
+    });
+    return;
+  }
   fill_impl(gx, 0.0);  // windows scatter into it
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);

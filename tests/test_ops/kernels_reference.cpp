@@ -326,6 +326,47 @@ TEST_CASE("forward: max_pool2d_backward routes to the first maximum") {
                   Error);
 }
 
+TEST_CASE("forward: the 2x2 stride-2 pooling path on odd sizes, ties and NaN, both dtypes") {
+  // k = s = 2 has a branch-free path of its own; it must route like the first-maximum rule:
+  // ties to the earliest element in row-major order, a NaN over any number, and zeros in the odd
+  // last row and column that no window covers. Windows are disjoint: results are exact.
+  Rng rng(11);
+  const int64_t n = 2, c = 3, h = 7, w = 9, ho = 3, wo = 4;
+  std::vector<double> x0 = random_tensor({n, c, h, w}, rng).to_host();
+  for (size_t i = 0; i < x0.size(); i += 5) x0[i] = 0.5;  // ties inside windows
+  x0[(1 * h + 2) * w + 3] = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> g0 = random_tensor({n, c, ho, wo}, rng).to_host();
+  for (DType dt : {DType::F64, DType::F32}) {
+    Tensor x = Tensor::from_vector(x0, {n, c, h, w}).to(dt);
+    Tensor g = Tensor::from_vector(g0, {n, c, ho, wo}).to(dt);
+    const std::vector<double> xv = x.to_host(), gv = g.to_host();
+    std::vector<double> expect_y, expect_gx(xv.size(), 0.0);
+    for (int64_t p = 0; p < n * c; ++p)
+      for (int64_t oy = 0; oy < ho; ++oy)
+        for (int64_t ox = 0; ox < wo; ++ox) {
+          int64_t best = (p * h + 2 * oy) * w + 2 * ox;
+          for (int dy = 0; dy < 2; ++dy)
+            for (int dx = 0; dx < 2; ++dx) {
+              const int64_t i = (p * h + 2 * oy + dy) * w + 2 * ox + dx;
+              if (xv[i] > xv[best] || (std::isnan(xv[i]) && !std::isnan(xv[best]))) best = i;
+            }
+          expect_y.push_back(xv[best]);
+          expect_gx[best] = gv[(p * ho + oy) * wo + ox];
+        }
+    const std::vector<double> y = cpu().max_pool2d(x, 2, 2).to_host();
+    const std::vector<double> gx = cpu().max_pool2d_backward(x, g, 2, 2).to_host();
+    REQUIRE(y.size() == expect_y.size());
+    int nan_outputs = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      CHECK(std::isnan(y[i]) == std::isnan(expect_y[i]));
+      if (std::isnan(y[i])) ++nan_outputs;
+      else CHECK(y[i] == expect_y[i]);
+    }
+    CHECK(nan_outputs == 1);
+    CHECK(gx == expect_gx);
+  }
+}
+
 TEST_CASE("forward: upsample_nearest2d and its block-sum backward") {
   Rng rng(9);
   Tensor x = random_tensor({2, 3, 3, 4}, rng);
