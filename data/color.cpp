@@ -44,16 +44,16 @@ double lab_f_inv(double f) {
 // ---- tensor plumbing
 
 // [3,H,W] or [N,3,H,W] (channels = expected C; 0: 1 or 3 allowed) -> batch count and plane.
-struct Layout {
+struct ImageDims {
   int64_t n = 1, c = 3, plane = 0;
   bool batched = false;
 };
 
-Layout image_layout(const char* op, const Tensor& t, std::initializer_list<int64_t> channels) {
+ImageDims image_layout(const char* op, const Tensor& t, std::initializer_list<int64_t> channels) {
   STEADY_CHECK(t.defined(), op, ": undefined tensor");
   STEADY_CHECK(t.device() == Device::CPU, op, ": expects a CPU tensor, got ", t.str());
   STEADY_CHECK(t.dim() == 3 || t.dim() == 4, op, ": expects [C,H,W] or [N,C,H,W], got ", t.str());
-  Layout l;
+  ImageDims l;
   l.batched = t.dim() == 4;
   l.n = l.batched ? t.size(0) : 1;
   l.c = t.size(-3);
@@ -78,7 +78,7 @@ Shape with_channels(const Tensor& t, int64_t c) {
 // fn(b, k, v) for pixel k of sample b of an image with in_c (1 or 3) channels, v its three
 // values in double (grey repeated).
 template <class T, class Fn>
-void for_each_pixel(const T* in, int64_t in_c, const Layout& l, Fn fn) {
+void for_each_pixel(const T* in, int64_t in_c, const ImageDims& l, Fn fn) {
   const int64_t total = l.n * l.plane;
 #pragma omp parallel for schedule(static) if (total > 65536)
   for (int64_t q = 0; q < total; ++q) {
@@ -91,7 +91,7 @@ void for_each_pixel(const T* in, int64_t in_c, const Layout& l, Fn fn) {
 }
 
 template <class T, class Fn>
-void map_pixels(const T* in, int64_t in_c, T* out, const Layout& l, Fn fn) {
+void map_pixels(const T* in, int64_t in_c, T* out, const ImageDims& l, Fn fn) {
   for_each_pixel(in, in_c, l, [&](int64_t b, int64_t k, const double* v) {
     double r[3];
     fn(v, r);
@@ -102,7 +102,7 @@ void map_pixels(const T* in, int64_t in_c, T* out, const Layout& l, Fn fn) {
 
 template <class Fn>
 Tensor map3(const char* op, const Tensor& in, Fn fn) {
-  const Layout l = image_layout(op, in, {3});
+  const ImageDims l = image_layout(op, in, {3});
   Tensor out = Tensor::empty(in.shape(), Device::CPU, in.dtype());
   if (in.dtype() == DType::F64)
     map_pixels(in.data<double>(), 3, out.data<double>(), l, fn);
@@ -131,7 +131,7 @@ Tensor map_elements(const char* op, const Tensor& in, Fn fn) {
 
 // emit(b, k, lab): L*a*b* of every pixel of an sRGB (or grey) image.
 template <class T, class Emit>
-void lab_of_pixels(const T* in, int64_t in_c, const Layout& l, Emit emit) {
+void lab_of_pixels(const T* in, int64_t in_c, const ImageDims& l, Emit emit) {
   for_each_pixel(in, in_c, l, [&](int64_t b, int64_t k, const double* v) {
     double lab[3];
     srgb_to_lab(v, lab);
@@ -141,7 +141,7 @@ void lab_of_pixels(const T* in, int64_t in_c, const Layout& l, Emit emit) {
 
 // Writes (L/50 - 1) into `input` and/or (a, b)/110 into `target` (either may be undefined).
 void colorization_tensors(const char* op, const Tensor& srgb, Tensor* input, Tensor* target) {
-  const Layout l = image_layout(op, srgb, {1, 3});
+  const ImageDims l = image_layout(op, srgb, {1, 3});
   const DType dt = srgb.dtype();
   if (input) *input = Tensor::empty(with_channels(srgb, 1), Device::CPU, dt);
   if (target) *target = Tensor::empty(with_channels(srgb, 2), Device::CPU, dt);
@@ -273,8 +273,8 @@ ColorizationPair colorization_pair(const Tensor& srgb) {
 }
 
 Tensor colorization_to_srgb(const Tensor& input_l, const Tensor& ab) {
-  const Layout li = image_layout("colorization_to_srgb (L input)", input_l, {1});
-  const Layout la = image_layout("colorization_to_srgb (ab)", ab, {2});
+  const ImageDims li = image_layout("colorization_to_srgb (L input)", input_l, {1});
+  const ImageDims la = image_layout("colorization_to_srgb (ab)", ab, {2});
   STEADY_CHECK(input_l.dim() == ab.dim() && li.n == la.n && input_l.size(-1) == ab.size(-1) &&
                    input_l.size(-2) == ab.size(-2),
                "colorization_to_srgb: L input ", input_l.str(), " and ab ", ab.str(),
@@ -304,7 +304,7 @@ Tensor colorization_to_srgb(const Tensor& input_l, const Tensor& ab) {
 }
 
 Tensor lab_lightness(const Tensor& srgb) {
-  const Layout l = image_layout("lab_lightness", srgb, {1, 3});
+  const ImageDims l = image_layout("lab_lightness", srgb, {1, 3});
   Tensor out = Tensor::empty(with_channels(srgb, 1), Device::CPU, srgb.dtype());
   auto run = [&](const auto* in, auto* o) {
     using T = std::remove_pointer_t<decltype(o)>;
@@ -320,7 +320,7 @@ Tensor lab_lightness(const Tensor& srgb) {
 }
 
 Tensor grayscale_srgb(const Tensor& srgb) {
-  const Layout l = image_layout("grayscale_srgb", srgb, {1, 3});
+  const ImageDims l = image_layout("grayscale_srgb", srgb, {1, 3});
   Tensor out = Tensor::empty(with_channels(srgb, 3), Device::CPU, srgb.dtype());
   auto run = [&](const auto* in, auto* o) {
     map_pixels(in, l.c, o, l, [](const double* v, double* r) {

@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "engine/backend.h"
+#include "engine/layout.h"
 
 namespace steady {
 
@@ -38,14 +39,18 @@ void accumulate_grad_slice(Node& node, int64_t offset, const Tensor& g) {
   if (!node.requires_grad) return;
   STEADY_CHECK(offset >= 0 && offset + g.numel() <= node.value.numel(), "autograd: gradient ",
                g.str(), " at offset ", offset, " for ", node.value.str());
-  if (!node.grad.defined())
-    node.grad = Tensor::zeros(node.value.shape(), node.value.device(), node.value.dtype());
+  if (!node.grad.defined()) {
+    node.grad = Tensor::empty_like(node.value);
+    backend_of(node.grad).fill(node.grad, 0.0);
+  }
   Tensor part = node.grad.view(offset, g.shape());
-  backend_of(part).accumulate(part, g, 1.0);
+  backend_of(part).accumulate(part, relayout(g, part.layout()), 1.0);
 }
 
 void accumulate_grad(Node& node, const Tensor& g) {
   if (!node.requires_grad) return;
+  // Each value gets its gradient in its own layout (engine/layout.h).
+  if (g.layout() != node.value.layout()) return accumulate_grad(node, relayout(g, node.value.layout()));
   STEADY_CHECK(g.shape() == node.value.shape(), "autograd: gradient ", g.str(), " for ",
                node.value.str(), " from op ", node.op);
   if (!node.grad.defined()) {

@@ -11,6 +11,7 @@
 #include "engine/conv_geometry.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/host_allocator.h"
+#include "engine/layout.h"
 
 namespace steady {
 
@@ -85,7 +86,7 @@ void Backend::fill(Tensor& t, double value) {
 
 Tensor Backend::unary(UnaryOp op, const Tensor& x, float slope) {
   check_operand(op_name(op), x, "x");
-  Tensor y = Tensor::empty(x.shape(), device(), x.dtype());
+  Tensor y = Tensor::empty_like(x);
   if (x.numel() > 0) unary_impl(op, x, slope, y);
   return y;
 }
@@ -103,9 +104,10 @@ Tensor Backend::unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, con
   check_operand(opname, operand, use_x ? "x" : "y");
   STEADY_CHECK(use_x || op != UnaryOp::LeakyRelu || slope >= 0.f, opname,
                ": with a negative slope the gradient needs x, got only y");
-  STEADY_CHECK(operand.shape() == gy.shape() && operand.dtype() == gy.dtype(), opname, ": ",
-               use_x ? "x " : "y ", operand.str(), " does not match gy ", gy.str());
-  Tensor gx = Tensor::empty(gy.shape(), device(), gy.dtype());
+  STEADY_CHECK(operand.shape() == gy.shape() && operand.dtype() == gy.dtype() &&
+                   operand.layout() == gy.layout(),
+               opname, ": ", use_x ? "x " : "y ", operand.str(), " does not match gy ", gy.str());
+  Tensor gx = Tensor::empty_like(gy);
   if (gy.numel() > 0) unary_backward_impl(op, operand, use_x, gy, slope, gx);
   return gx;
 }
@@ -116,7 +118,7 @@ Tensor Backend::binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_operand(name, b, "b");
   check_same_shape(name, a, b);
   check_same_dtype(name, a, "a", b, "b");
-  Tensor out = Tensor::empty(a.shape(), device(), a.dtype());
+  Tensor out = Tensor::empty_like(a);
   if (a.numel() > 0) binary_impl(op, a, b, out);
   return out;
 }
@@ -131,8 +133,8 @@ void Backend::maximum_backward(const Tensor& a, const Tensor& b, const Tensor& g
   check_same_shape(op, a, gy);
   check_same_dtype(op, a, "a", b, "b");
   check_same_dtype(op, a, "a", gy, "gy");
-  ga = Tensor::empty(a.shape(), device(), a.dtype());
-  gb = Tensor::empty(a.shape(), device(), a.dtype());
+  ga = Tensor::empty_like(a);
+  gb = Tensor::empty_like(a);
   if (a.numel() > 0) maximum_backward_impl(a, b, gy, ga, gb);
 }
 
@@ -165,7 +167,7 @@ Tensor Backend::mul_channels(const Tensor& x, const Tensor& m) {
 
 Tensor Backend::scale_shift(const Tensor& x, double scale, double shift) {
   check_operand("scale_shift", x, "x");
-  Tensor out = Tensor::empty(x.shape(), device(), x.dtype());
+  Tensor out = Tensor::empty_like(x);
   if (x.numel() > 0) scale_shift_impl(x, scale, shift, out);
   return out;
 }
@@ -201,7 +203,7 @@ namespace {
 ConvGrads conv_grads(const Tensor& x, const Tensor& w, const ConvShape& g, bool transposed,
                      ConvGradsNeeded need) {
   ConvGrads r;
-  if (need.x) r.grad_x = Tensor::empty(x.shape(), x.device(), x.dtype());
+  if (need.x) r.grad_x = Tensor::empty_like(x);
   r.grad_w = Tensor::empty(w.shape(), x.device(), x.dtype());
   if (need.bias) r.grad_b = Tensor::empty({transposed ? g.c_im : g.c_col}, x.device(), x.dtype());
   return r;
@@ -231,7 +233,9 @@ Tensor Backend::conv_forward(bool transposed, const Tensor& x, const Tensor& w, 
                              Conv2dArgs a) {
   const ConvShape g =
       check_conv(transposed ? "conv_transpose2d" : "conv2d", transposed, x, w, b, Tensor(), a);
-  Tensor y = Tensor::empty(transposed ? g.image_shape() : g.columns_shape(), device(), x.dtype());
+  const Shape shape = transposed ? g.image_shape() : g.columns_shape();
+  Tensor y = blocked_output(x, shape[1]) ? Tensor::empty_blocked(shape)
+                                         : Tensor::empty(shape, device(), x.dtype());
   if (transposed)
     conv_transpose2d_impl(g, x, w, b, y);
   else
@@ -273,7 +277,8 @@ Tensor Backend::max_pool2d(const Tensor& x, int k, int s) {
   const char* op = "max_pool2d";
   check_operand(op, x, "x");
   check_dim(op, x, 4, "x");
-  Tensor y = Tensor::empty(pooled_shape(op, x, k, s), device(), x.dtype());
+  const Shape pooled = pooled_shape(op, x, k, s);
+  Tensor y = x.blocked() ? Tensor::empty_blocked(pooled) : Tensor::empty(pooled, device(), x.dtype());
   if (y.numel() > 0) max_pool2d_impl(x, k, s, y);
   return y;
 }
@@ -287,7 +292,9 @@ Tensor Backend::max_pool2d_backward(const Tensor& x, const Tensor& gy, int k, in
   const Shape pooled = pooled_shape(op, x, k, s);
   STEADY_CHECK(gy.shape() == pooled, op, ": gy ", gy.str(), " does not match the pooled shape ",
                shape_str(pooled), " of x ", x.str());
-  Tensor gx = Tensor::empty(x.shape(), device(), x.dtype());
+  STEADY_CHECK(x.layout() == gy.layout(), op, ": x ", x.str(), " and gy ", gy.str(),
+               " are in different layouts");
+  Tensor gx = Tensor::empty_like(x);
   if (gx.numel() > 0) max_pool2d_backward_impl(x, gy, k, s, gx);
   return gx;
 }
@@ -303,8 +310,8 @@ Tensor Backend::upsample_nearest2d(const Tensor& x, int factor) {
   const char* op = "upsample_nearest2d";
   check_operand(op, x, "x");
   check_upsample(op, x, "x", factor);
-  Tensor y = Tensor::empty({x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor},
-                           device(), x.dtype());
+  const Shape up{x.size(0), x.size(1), x.size(2) * factor, x.size(3) * factor};
+  Tensor y = x.blocked() ? Tensor::empty_blocked(up) : Tensor::empty(up, device(), x.dtype());
   if (y.numel() > 0) upsample_nearest2d_impl(x, factor, y);
   return y;
 }
@@ -315,8 +322,8 @@ Tensor Backend::upsample_nearest2d_backward(const Tensor& gy, int factor) {
   check_upsample(op, gy, "gy", factor);
   STEADY_CHECK(gy.size(2) % factor == 0 && gy.size(3) % factor == 0, op, ": gy ", gy.str(),
                " is not a multiple of the factor ", factor);
-  Tensor gx = Tensor::empty({gy.size(0), gy.size(1), gy.size(2) / factor, gy.size(3) / factor},
-                            device(), gy.dtype());
+  const Shape down{gy.size(0), gy.size(1), gy.size(2) / factor, gy.size(3) / factor};
+  Tensor gx = gy.blocked() ? Tensor::empty_blocked(down) : Tensor::empty(down, device(), gy.dtype());
   if (gx.numel() > 0) upsample_nearest2d_backward_impl(gy, factor, gx);
   return gx;
 }
@@ -344,9 +351,14 @@ Tensor Backend::resize_bilinear_backward(const Tensor& gy, int in_h, int in_w) {
   return gx;
 }
 
-Tensor Backend::concat_channels(const std::vector<Tensor>& xs) {
+Tensor Backend::concat_channels(const std::vector<Tensor>& inputs) {
   const char* op = "concat_channels";
-  STEADY_CHECK(!xs.empty(), op, ": no inputs");
+  STEADY_CHECK(!inputs.empty(), op, ": no inputs");
+  // Blocked inputs stay blocked together; a mix becomes plain (engine/layout.h).
+  bool all_blocked = true;
+  for (const Tensor& t : inputs) all_blocked = all_blocked && t.blocked();
+  std::vector<Tensor> xs;
+  for (const Tensor& t : inputs) xs.push_back(all_blocked ? t : plain(t));
   const Tensor& first = xs[0];
   check_operand(op, first, "input 0");
   checked_layout(op, first, "input 0");
@@ -362,13 +374,16 @@ Tensor Backend::concat_channels(const std::vector<Tensor>& xs) {
   }
   Shape shape = first.shape();
   shape[1] = total_c;
-  Tensor y = Tensor::empty(shape, device(), first.dtype());
+  Tensor y = all_blocked ? Tensor::empty_blocked(shape) : Tensor::empty(shape, device(), first.dtype());
   if (y.numel() > 0) concat_channels_impl(xs, y);
   return y;
 }
 
-Tensor Backend::slice_channels(const Tensor& x, int64_t begin, int64_t end) {
+Tensor Backend::slice_channels(const Tensor& input, int64_t begin, int64_t end) {
   const char* op = "slice_channels";
+  // A blocked slice along whole blocks stays blocked; any other becomes plain.
+  const bool keep_blocked = input.blocked() && begin % kBlock == 0 && end % kBlock == 0;
+  const Tensor x = keep_blocked ? input : plain(input);
   check_operand(op, x, "x");
   checked_layout(op, x, "x");
   const int64_t c = x.size(1);
@@ -376,7 +391,7 @@ Tensor Backend::slice_channels(const Tensor& x, int64_t begin, int64_t end) {
                ") out of the ", c, " channels of ", x.str());
   Shape shape = x.shape();
   shape[1] = end - begin;
-  Tensor y = Tensor::empty(shape, device(), x.dtype());
+  Tensor y = keep_blocked ? Tensor::empty_blocked(shape) : Tensor::empty(shape, device(), x.dtype());
   if (y.numel() > 0) slice_channels_impl(x, begin, y);
   return y;
 }
@@ -402,7 +417,7 @@ Tensor Backend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Ten
   check_per_channel(op, running_var, "running_var", x);
   STEADY_CHECK(l.count() > 1, op,
                ": needs more than one value per channel in training, got x ", x.str());
-  Tensor y = Tensor::empty(x.shape(), device(), x.dtype());
+  Tensor y = Tensor::empty_like(x);
   saved.mean = Tensor::empty({x.size(1)}, device(), x.dtype());
   saved.invstd = Tensor::empty({x.size(1)}, device(), x.dtype());
   batch_norm_train_impl(x, gamma, beta, running_mean, running_var, momentum, eps, saved, y);
@@ -419,7 +434,7 @@ Tensor Backend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tens
   check_per_channel(op, beta, "beta", x);
   check_per_channel(op, running_mean, "running_mean", x);
   check_per_channel(op, running_var, "running_var", x);
-  Tensor y = Tensor::empty(x.shape(), device(), x.dtype());
+  Tensor y = Tensor::empty_like(x);
   if (y.numel() > 0) batch_norm_eval_impl(x, gamma, beta, running_mean, running_var, eps, y);
   return y;
 }
@@ -440,7 +455,7 @@ Tensor Backend::batch_norm_backward(const Tensor& x, const Tensor& gamma,
   if (!grad_beta.defined()) grad_beta = Tensor::empty({x.size(1)}, device(), x.dtype());
   check_per_channel(op, grad_gamma, "grad_gamma", x);
   check_per_channel(op, grad_beta, "grad_beta", x);
-  Tensor gx = Tensor::empty(x.shape(), device(), x.dtype());
+  Tensor gx = Tensor::empty_like(x);
   batch_norm_backward_impl(x, gamma, saved, gy, gx, grad_gamma, grad_beta);
   return gx;
 }

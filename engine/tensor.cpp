@@ -1,10 +1,12 @@
 #include "engine/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 #include <utility>
 
 #include "engine/backend.h"
+#include "engine/layout.h"
 
 namespace steady {
 
@@ -50,6 +52,18 @@ Tensor Tensor::empty(const Shape& shape, Device device, DType dtype) {
   return t;
 }
 
+Tensor Tensor::empty_blocked(const Shape& shape) {
+  STEADY_CHECK(shape.size() == 4 && shape[1] % kBlock == 0, "tensor: the blocked layout needs ",
+               "[N, C, H, W] with C a multiple of ", kBlock, ", got ", shape_str(shape));
+  Tensor t = empty(shape, Device::CPU, DType::F32);
+  t.layout_ = Layout::Blocked16;
+  return t;
+}
+
+Tensor Tensor::empty_like(const Tensor& t) {
+  return t.blocked() ? empty_blocked(t.shape()) : empty(t.shape(), t.device(), t.dtype());
+}
+
 Tensor Tensor::zeros(const Shape& shape, Device device, DType dtype) {
   return full(shape, 0.0, device, dtype);
 }
@@ -87,16 +101,26 @@ int64_t Tensor::size(int d) const {
 
 std::string Tensor::str() const {
   if (!defined()) return "undefined";
-  return std::string(dtype_name(dtype_)) + shape_str(shape_) + " on " + device_name(device());
+  return std::string(dtype_name(dtype_)) + shape_str(shape_) + " on " + device_name(device()) +
+         (blocked() ? " (blocked)" : "");
 }
 
-// data<T>(): the storage as T, after checking the tensor holds T.
-#define STEADY_TYPED_DATA(T, TYPE)                                                       \
-  template <> const T* Tensor::data<T>() const {                                          \
-    STEADY_CHECK(defined() && dtype_ == TYPE, "tensor: asked for ", dtype_name(TYPE),     \
-                 " data of ", str());                                                     \
-    return static_cast<const T*>(raw());                                                  \
-  }                                                                                       \
+// data<T>(): the storage as T, after checking the tensor holds T (and, but for
+// data_any_layout, that it is plain).
+#define STEADY_TYPED_DATA(T, TYPE)                                                           \
+  template <> const T* Tensor::data_any_layout<T>() const {                                   \
+    STEADY_CHECK(defined() && dtype_ == TYPE, "tensor: asked for ", dtype_name(TYPE),         \
+                 " data of ", str());                                                         \
+    return static_cast<const T*>(raw());                                                      \
+  }                                                                                           \
+  template <> T* Tensor::data_any_layout<T>() {                                               \
+    return const_cast<T*>(std::as_const(*this).data_any_layout<T>());                         \
+  }                                                                                           \
+  template <> const T* Tensor::data<T>() const {                                              \
+    STEADY_CHECK(!blocked(), "tensor: ", str(), " is in the blocked layout, which this op ",  \
+                 "does not read (engine/layout.h)");                                          \
+    return data_any_layout<T>();                                                              \
+  }                                                                                           \
   template <> T* Tensor::data<T>() { return const_cast<T*>(std::as_const(*this).data<T>()); }
 STEADY_TYPED_DATA(float, DType::F32)
 STEADY_TYPED_DATA(double, DType::F64)
@@ -105,6 +129,7 @@ STEADY_TYPED_DATA(double, DType::F64)
 Tensor Tensor::reshape(const Shape& shape) const {
   STEADY_CHECK(shape_numel(shape) == numel(), "reshape: ", str(), " cannot become ",
                shape_str(shape));
+  STEADY_CHECK(!blocked() || shape == shape_, "reshape: ", str(), " is blocked");
   Tensor t = *this;
   t.shape_ = shape;
   return t;
@@ -113,6 +138,12 @@ Tensor Tensor::reshape(const Shape& shape) const {
 Tensor Tensor::view(int64_t offset, const Shape& shape) const {
   STEADY_CHECK(offset >= 0 && offset + shape_numel(shape) <= numel(), "view: ", shape_str(shape),
                " at offset ", offset, " does not fit in ", str());
+  // A blocked tensor's whole samples lie apart like a plain one's: views of samples only.
+  STEADY_CHECK(!blocked() || (shape.size() == 4 && std::equal(shape.begin() + 1, shape.end(),
+                                                               shape_.begin() + 1) &&
+                              offset % (shape_[1] * shape_[2] * shape_[3]) == 0),
+               "view: ", shape_str(shape), " at offset ", offset, " of ", str(),
+               " is not a range of whole samples");
   Tensor t = *this;
   t.offset_ = offset_ + offset;
   t.shape_ = shape;
@@ -121,6 +152,7 @@ Tensor Tensor::view(int64_t offset, const Shape& shape) const {
 
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
+  STEADY_CHECK(!blocked(), "tensor: ", str(), " is blocked; make it plain before moving it");
   Tensor t = empty(shape_, d, dtype_);
   t.copy_from(*this);
   return t;
@@ -128,8 +160,8 @@ Tensor Tensor::to(Device d) const {
 
 Tensor Tensor::to(DType dt) const {
   if (dt == dtype_) return *this;
-  STEADY_CHECK(device() == Device::CPU, "tensor: dtype conversion runs on the CPU only, got ",
-               str());
+  STEADY_CHECK(device() == Device::CPU && !blocked(),
+               "tensor: dtype conversion runs on plain CPU tensors only, got ", str());
   Tensor t = empty(shape_, Device::CPU, dt);
   int64_t n = numel();
   if (dt == DType::F64) {
@@ -145,14 +177,14 @@ Tensor Tensor::to(DType dt) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t = empty(shape_, device(), dtype_);
+  Tensor t = empty_like(*this);
   t.copy_from(*this);
   return t;
 }
 
 void Tensor::copy_from(const Tensor& src) {
-  STEADY_CHECK(shape_ == src.shape_ && dtype_ == src.dtype_, "copy: ", src.str(), " into ",
-               str());
+  STEADY_CHECK(shape_ == src.shape_ && dtype_ == src.dtype_ && layout_ == src.layout_, "copy: ",
+               src.str(), " into ", str());
   if (numel() == 0) return;
   // The non-CPU side does the copy (it knows its own stream).
   Backend& b = device() == Device::CUDA ? backend(Device::CUDA) : backend(src.device());
@@ -160,6 +192,7 @@ void Tensor::copy_from(const Tensor& src) {
 }
 
 std::vector<double> Tensor::to_host() const {
+  if (blocked()) return relayout(*this, Layout::Plain).to_host();
   count_host_sync();
   Tensor h = to(Device::CPU);
   if (dtype_ == DType::F32) h = h.to(DType::F64);
@@ -174,8 +207,8 @@ double Tensor::item() const {
 
 void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
   STEADY_CHECK(a.defined() && b.defined(), op, ": undefined tensor");
-  STEADY_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype(), op, ": shapes differ, ", a.str(),
-               " vs ", b.str());
+  STEADY_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype() && a.layout() == b.layout(), op,
+               ": shapes differ, ", a.str(), " vs ", b.str());
   check_same_device(op, a, b);
 }
 

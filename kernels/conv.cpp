@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "engine/conv_geometry.h"
 #include "kernels/conv_dnnl.h"
 #include "engine/cpu/cpu_backend.h"
+#include "engine/layout.h"
 #include "kernels/cpu_kernel_util.h"
 
 namespace steady {
@@ -298,9 +300,31 @@ void add_bias(const ConvGeometry& g, const T* bias, int64_t channels, int64_t pl
   }
 }
 
+// The same on a blocked y (engine/layout.h): channel b * 16 + l is lane l of block b.
+void add_bias_blocked(const float* bias, Tensor& y) {
+  const int64_t blocks = y.size(1) / kBlock, plane = y.size(2) * y.size(3);
+  float* out = y.data_any_layout<float>();
+#pragma omp parallel for collapse(2) schedule(static) if (y.numel() > (1 << 18))
+  for (int64_t n = 0; n < y.size(0); ++n)
+    for (int64_t b = 0; b < blocks; ++b) {
+      float* p = out + (n * blocks + b) * plane * kBlock;
+      for (int64_t i = 0; i < plane; ++i)
+        for (int64_t l = 0; l < kBlock; ++l) p[i * kBlock + l] += bias[b * kBlock + l];
+    }
+}
+
+// grad_b of a blocked gy (sums in cpu_kernel::blocked_channel_sums's order).
+void bias_grad_blocked(const Tensor& gy, Tensor& gb) {
+  const float* src = gy.data_any_layout<float>();
+  const std::vector<double> sum = cpu_kernel::blocked_channel_sums(
+      gy, [src](int64_t at, int64_t) { return static_cast<double>(src[at]); });
+  for (int64_t c = 0; c < gy.size(1); ++c) gb.data<float>()[c] = static_cast<float>(sum[c]);
+}
+
 // grad_b[c] = sum of gy over N, H, W (accumulated in double for float32 too).
 template <class T>
 void bias_grad(const Tensor& gy, Tensor& gb) {
+  if (gy.blocked()) return bias_grad_blocked(gy, gb);
   const int64_t batch = gy.size(0), channels = gy.size(1), plane = gy.size(2) * gy.size(3);
   const T* src = gy.data<T>();
   T* dst = gb.data<T>();
@@ -380,12 +404,20 @@ bool use_dnnl(const ConvGeometry& g) {
   return std::is_same_v<T, float> && dnnl_conv::supports(g);
 }
 
+// Where a float32 operand is blocked (engine/layout.h): only oneDNN reads that layout.
+dnnl_conv::Sides sides(bool transposed, const Tensor& x, const Tensor& y) {
+  const Tensor& image = transposed ? y : x;
+  const Tensor& columns = transposed ? x : y;
+  return {image.blocked(), columns.blocked()};
+}
+
 template <class T>
 void conv2d_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& b,
                   Tensor& y) {
   if constexpr (std::is_same_v<T, float>) {
     if (use_dnnl<T>(g)) {
-      dnnl_conv::forward(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());
+      dnnl_conv::forward(g, sides(false, x, y), x.data_any_layout<T>(), w.data<T>(),
+                         b.defined() ? b.data<T>() : nullptr, y.data_any_layout<T>());
       return;
     }
   }
@@ -397,19 +429,21 @@ void conv2d_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w, const
 template <class T>
 void conv_backward_typed(bool transposed, const ConvGeometry& g, const Tensor& x, const Tensor& w,
                          const Tensor& gy, ConvGrads& r) {
-  T* grad_x = r.grad_x.defined() ? r.grad_x.data<T>() : nullptr;
   if (r.grad_b.defined()) bias_grad<T>(gy, r.grad_b);
   if constexpr (std::is_same_v<T, float>) {
     if (use_dnnl<T>(g)) {
+      T* grad_x = r.grad_x.defined() ? r.grad_x.data_any_layout<T>() : nullptr;
       if (transposed)
-        dnnl_conv::transposed_backward(g, gy.data<T>(), w.data<T>(), x.data<T>(),
-                                       r.grad_w.data<T>(), grad_x);
+        dnnl_conv::transposed_backward(g, sides(true, x, gy), gy.data_any_layout<T>(),
+                                       w.data<T>(), x.data_any_layout<T>(), r.grad_w.data<T>(),
+                                       grad_x);
       else
-        dnnl_conv::conv_backward(g, x.data<T>(), w.data<T>(), gy.data<T>(), r.grad_w.data<T>(),
-                                 grad_x);
+        dnnl_conv::conv_backward(g, sides(false, x, gy), x.data_any_layout<T>(), w.data<T>(),
+                                 gy.data_any_layout<T>(), r.grad_w.data<T>(), grad_x);
       return;
     }
   }
+  T* grad_x = r.grad_x.defined() ? r.grad_x.data<T>() : nullptr;
   const Tensor& image = transposed ? gy : x;
   const Tensor& columns = transposed ? x : gy;
   weight_and_data_grad<T>(g, w.data<T>(), image.data<T>(), columns.data<T>(), r.grad_w.data<T>(),
@@ -419,15 +453,44 @@ void conv_backward_typed(bool transposed, const ConvGeometry& g, const Tensor& x
 template <class T>
 void conv_transpose2d_typed(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                             const Tensor& b, Tensor& y) {
-  bool done = false;
   if constexpr (std::is_same_v<T, float>) {
     if (use_dnnl<T>(g)) {
-      dnnl_conv::backward_data(g, w.data<T>(), x.data<T>(), y.data<T>());
-      done = true;
+      dnnl_conv::backward_data(g, sides(true, x, y), w.data<T>(), x.data_any_layout<T>(),
+                               y.data_any_layout<T>());
+      if (b.defined()) {
+        if (y.blocked()) add_bias_blocked(b.data<T>(), y);
+        else add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
+      }
+      return;
     }
   }
-  if (!done) backward_data<T>(g, w.data<T>(), x.data<T>(), y.data<T>());
+  backward_data<T>(g, w.data<T>(), x.data<T>(), y.data<T>());
   if (b.defined()) add_bias<T>(g, b.data<T>(), g.c_im, g.image_plane(), y.data<T>());
+}
+
+// im2col reads plain tensors only: a float32 geometry oneDNN does not take (rare: a transposed
+// convolution with output_pad > pad) runs on plain copies of blocked operands.
+bool blocked_without_dnnl(const ConvGeometry& g, std::initializer_list<const Tensor*> ts) {
+  if (dnnl_conv::supports(g)) return false;
+  for (const Tensor* t : ts)
+    if (t->defined() && t->blocked()) return true;
+  return false;
+}
+
+void forward_through_plain(bool transposed, const ConvGeometry& g, const Tensor& x,
+                           const Tensor& w, const Tensor& b, Tensor& y) {
+  Tensor out = Tensor::empty(y.shape());
+  if (transposed) conv_transpose2d_typed<float>(g, plain(x), w, b, out);
+  else conv2d_typed<float>(g, plain(x), w, b, out);
+  y.copy_from(relayout(out, y.layout()));
+}
+
+void backward_through_plain(bool transposed, const ConvGeometry& g, const Tensor& x,
+                            const Tensor& w, const Tensor& gy, ConvGrads& r) {
+  ConvGrads p = r;
+  if (r.grad_x.defined()) p.grad_x = Tensor::empty(r.grad_x.shape());
+  conv_backward_typed<float>(transposed, g, plain(x), w, plain(gy), p);
+  if (r.grad_x.defined()) r.grad_x.copy_from(relayout(p.grad_x, r.grad_x.layout()));
 }
 
 }  // namespace
@@ -436,6 +499,7 @@ void CpuBackend::conv2d_impl(const ConvShape& shape, const Tensor& x, const Tens
                              const Tensor& b, Tensor& y) {
   const ConvGeometry g = planned(shape);
   if (x.dtype() == DType::F64) conv2d_typed<double>(g, x, w, b, y);
+  else if (blocked_without_dnnl(g, {&x, &y})) forward_through_plain(false, g, x, w, b, y);
   else conv2d_typed<float>(g, x, w, b, y);
 }
 
@@ -443,6 +507,7 @@ void CpuBackend::conv2d_backward_impl(const ConvShape& shape, const Tensor& x, c
                                       const Tensor& gy, ConvGrads& grads) {
   const ConvGeometry g = planned(shape);
   if (x.dtype() == DType::F64) conv_backward_typed<double>(false, g, x, w, gy, grads);
+  else if (blocked_without_dnnl(g, {&x, &gy})) backward_through_plain(false, g, x, w, gy, grads);
   else conv_backward_typed<float>(false, g, x, w, gy, grads);
 }
 
@@ -450,6 +515,7 @@ void CpuBackend::conv_transpose2d_impl(const ConvShape& shape, const Tensor& x, 
                                        const Tensor& b, Tensor& y) {
   const ConvGeometry g = planned(shape);
   if (x.dtype() == DType::F64) conv_transpose2d_typed<double>(g, x, w, b, y);
+  else if (blocked_without_dnnl(g, {&x, &y})) forward_through_plain(true, g, x, w, b, y);
   else conv_transpose2d_typed<float>(g, x, w, b, y);
 }
 
@@ -458,6 +524,7 @@ void CpuBackend::conv_transpose2d_backward_impl(const ConvShape& shape, const Te
                                                 ConvGrads& grads) {
   const ConvGeometry g = planned(shape);
   if (x.dtype() == DType::F64) conv_backward_typed<double>(true, g, x, w, gy, grads);
+  else if (blocked_without_dnnl(g, {&x, &gy})) backward_through_plain(true, g, x, w, gy, grads);
   else conv_backward_typed<float>(true, g, x, w, gy, grads);
 }
 

@@ -1,10 +1,11 @@
 // float32 convolutions through oneDNN (see conv_dnnl.h).
 //
-// Layout: our tensors are NCHW; oneDNN's direct convolutions are fastest on its blocked layouts
-// (nChw16c on AVX-512), so every primitive is created with "any" layouts and the operands are
-// reordered in and out around it, as PyTorch does for NCHW tensors. Measured on the benchmark
-// layer and the whole training steps (docs/BENCHMARKS.md): the reorders cost less than what the
-// blocked kernels save over oneDNN's own NCHW (im2col + GEMM) path.
+// Layout: oneDNN's direct convolutions are fastest on its blocked layouts (nChw16c on AVX-512),
+// so every primitive is created with "any" layouts. Operands in another layout (NCHW tensors,
+// OIHW weights) are reordered in and out around it, as PyTorch does for NCHW tensors; blocked
+// activations (engine/layout.h) go in and come out as they are. Measured on the benchmark layer
+// and the whole training steps (docs/BENCHMARKS.md): even with the reorders the blocked kernels
+// beat oneDNN's own NCHW (im2col + GEMM) path.
 //
 // Primitives are created once per geometry and kept (creation is milliseconds: JIT code
 // generation); a process meets a handful of geometries per model. algorithm::convolution_direct
@@ -166,21 +167,21 @@ void run_into(const memory::desc& ours, void* data, const memory::desc& produced
 }
 
 void run_forward(const Plan& p, Operand& image, Operand& weights, const float* bias,
-                 float* columns, dnnl::stream& stream) {
+                 const memory::desc& columns_md, float* columns, dnnl::stream& stream) {
   memory src = image.in(p.fwd_pd.src_desc(), stream);
   memory w = weights.in(p.fwd_pd.weights_desc(), stream);
   memory b(p.bias_md, cpu_engine(), const_cast<float*>(bias ? bias : p.zero_bias.data()));
-  run_into(p.columns_md, columns, p.fwd_pd.dst_desc(), stream, [&](memory& dst) {
+  run_into(columns_md, columns, p.fwd_pd.dst_desc(), stream, [&](memory& dst) {
     p.fwd.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b},
                            {DNNL_ARG_DST, dst}});
   });
 }
 
-void run_backward_data(const Plan& p, Operand& weights, Operand& columns, float* image,
-                       dnnl::stream& stream) {
+void run_backward_data(const Plan& p, Operand& weights, Operand& columns,
+                       const memory::desc& image_md, float* image, dnnl::stream& stream) {
   memory diff_dst = columns.in(p.bwd_data_pd.diff_dst_desc(), stream);
   memory w = weights.in(p.bwd_data_pd.weights_desc(), stream);
-  run_into(p.image_md, image, p.bwd_data_pd.diff_src_desc(), stream, [&](memory& diff_src) {
+  run_into(image_md, image, p.bwd_data_pd.diff_src_desc(), stream, [&](memory& diff_src) {
     p.bwd_data.execute(stream, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, w},
                                 {DNNL_ARG_DIFF_SRC, diff_src}});
   });
@@ -196,43 +197,55 @@ void run_backward_weights(const Plan& p, Operand& image, Operand& columns_grad, 
   });
 }
 
+// Our memory descriptor of one side: the plan's NCHW one, or nChw16c for a blocked tensor.
+memory::desc side_md(const memory::desc& plain, bool blocked) {
+  return blocked ? memory::desc(plain.dims(), f32, tag::nChw16c) : plain;
+}
+
 }  // namespace
 
 bool supports(const ConvShape& g) {
   return pad_right(g.h_im, g.h_col, g) >= 0 && pad_right(g.w_im, g.w_col, g) >= 0;
 }
 
-void forward(const ConvShape& g, const float* image, const float* w, const float* bias,
-             float* columns) {
+void forward(const ConvShape& g, Sides sides, const float* image, const float* w,
+             const float* bias, float* columns) {
   const Plan& p = plan_for(g);
   dnnl::stream stream(cpu_engine());
-  Operand x(p.image_md, image), weights(p.weights_md, w);
-  run_forward(p, x, weights, bias, columns, stream);
+  Operand x(side_md(p.image_md, sides.image_blocked), image), weights(p.weights_md, w);
+  run_forward(p, x, weights, bias, side_md(p.columns_md, sides.columns_blocked), columns, stream);
 }
 
-void backward_data(const ConvShape& g, const float* w, const float* columns, float* image) {
+void backward_data(const ConvShape& g, Sides sides, const float* w, const float* columns,
+                   float* image) {
   const Plan& p = plan_for(g);
   dnnl::stream stream(cpu_engine());
-  Operand weights(p.weights_md, w), c(p.columns_md, columns);
-  run_backward_data(p, weights, c, image, stream);
+  Operand weights(p.weights_md, w), c(side_md(p.columns_md, sides.columns_blocked), columns);
+  run_backward_data(p, weights, c, side_md(p.image_md, sides.image_blocked), image, stream);
 }
 
-void conv_backward(const ConvShape& g, const float* image, const float* w,
+void conv_backward(const ConvShape& g, Sides sides, const float* image, const float* w,
                    const float* columns_grad, float* gw, float* image_grad) {
   const Plan& p = plan_for(g);
   dnnl::stream stream(cpu_engine());
-  Operand x(p.image_md, image), weights(p.weights_md, w), gy(p.columns_md, columns_grad);
+  Operand x(side_md(p.image_md, sides.image_blocked), image), weights(p.weights_md, w),
+      gy(side_md(p.columns_md, sides.columns_blocked), columns_grad);
   run_backward_weights(p, x, gy, gw, stream);
-  if (image_grad) run_backward_data(p, weights, gy, image_grad, stream);
+  if (image_grad)
+    run_backward_data(p, weights, gy, side_md(p.image_md, sides.image_blocked), image_grad,
+                      stream);
 }
 
-void transposed_backward(const ConvShape& g, const float* image_grad, const float* w,
-                         const float* columns, float* gw, float* columns_grad) {
+void transposed_backward(const ConvShape& g, Sides sides, const float* image_grad,
+                         const float* w, const float* columns, float* gw, float* columns_grad) {
   const Plan& p = plan_for(g);
   dnnl::stream stream(cpu_engine());
-  Operand gy(p.image_md, image_grad), weights(p.weights_md, w), x(p.columns_md, columns);
+  Operand gy(side_md(p.image_md, sides.image_blocked), image_grad), weights(p.weights_md, w),
+      x(side_md(p.columns_md, sides.columns_blocked), columns);
   run_backward_weights(p, gy, x, gw, stream);
-  if (columns_grad) run_forward(p, gy, weights, nullptr, columns_grad, stream);
+  if (columns_grad)
+    run_forward(p, gy, weights, nullptr, side_md(p.columns_md, sides.columns_blocked),
+                columns_grad, stream);
 }
 
 }  // namespace steady::dnnl_conv

@@ -2,6 +2,8 @@
 // sigmoid, tanh, exp, log) and their gradients, add/sub/mul/maximum (and maximum's gradient),
 // the maximum over channels, the product with a per-pixel map broadcast over channels,
 // x*scale+shift, dst += alpha*src, sum and the broadcast of a scalar. float32 and float64, OpenMP over elements for large inputs.
+// The elementwise ones read any layout (engine/layout.h): their operands share one, checked by
+// the entry points.
 // This is the CPU twin of kernels/elementwise.cu (the per-element formulas shared through
 // kernels/elementwise_math.h; arguments checked in engine/backend.cpp) and the reference it is
 // checked against. sum is deterministic: it adds fixed-size chunks in double, each chunk in
@@ -59,7 +61,7 @@ void CpuBackend::fill_impl(Tensor& t, double value) {
   const int64_t n = t.numel();
   dispatch(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* p = t.data<T>();
+    T* p = t.data_any_layout<T>();
     const T v = static_cast<T>(value);
 #pragma omp parallel for if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) p[i] = v;
@@ -70,8 +72,8 @@ void CpuBackend::unary_impl(UnaryOp op, const Tensor& x, float slope, Tensor& y)
   const int64_t n = x.numel();
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* xp = x.data<T>();
-    T* yp = y.data<T>();
+    const T* xp = x.data_any_layout<T>();
+    T* yp = y.data_any_layout<T>();
     const T s = static_cast<T>(slope);
     auto run = [&](auto op_tag) {
       constexpr UnaryOp kOp = decltype(op_tag)::value;
@@ -87,9 +89,9 @@ void CpuBackend::unary_backward_impl(UnaryOp op, const Tensor& operand, bool use
   const int64_t n = gy.numel();
   dispatch(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* op_p = operand.data<T>();
-    const T* g = gy.data<T>();
-    T* out = gx.data<T>();
+    const T* op_p = operand.data_any_layout<T>();
+    const T* g = gy.data_any_layout<T>();
+    T* out = gx.data_any_layout<T>();
     const T s = static_cast<T>(slope);
     auto run = [&](auto op_tag) {
       constexpr UnaryOp kOp = decltype(op_tag)::value;
@@ -108,9 +110,9 @@ void CpuBackend::binary_impl(BinaryOp op, const Tensor& a, const Tensor& b, Tens
   const int64_t n = a.numel();
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* ap = a.data<T>();
-    const T* bp = b.data<T>();
-    T* o = out.data<T>();
+    const T* ap = a.data_any_layout<T>();
+    const T* bp = b.data_any_layout<T>();
+    T* o = out.data_any_layout<T>();
     auto run = [&](auto op_tag) {
       constexpr BinaryOp kOp = decltype(op_tag)::value;
 #pragma omp parallel for if (n > kParallelThreshold) schedule(static)
@@ -128,11 +130,11 @@ void CpuBackend::maximum_backward_impl(const Tensor& a, const Tensor& b, const T
   const int64_t n = a.numel();
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* ap = a.data<T>();
-    const T* bp = b.data<T>();
-    const T* g = gy.data<T>();
-    T* gap = ga.data<T>();
-    T* gbp = gb.data<T>();
+    const T* ap = a.data_any_layout<T>();
+    const T* bp = b.data_any_layout<T>();
+    const T* g = gy.data_any_layout<T>();
+    T* gap = ga.data_any_layout<T>();
+    T* gbp = gb.data_any_layout<T>();
 #pragma omp parallel for if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       gap[i] = g[i] * binary::maximum_grad_share(ap[i], bp[i]);
@@ -181,8 +183,8 @@ void CpuBackend::scale_shift_impl(const Tensor& x, double scale, double shift, T
   const int64_t n = x.numel();
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* xp = x.data<T>();
-    T* o = out.data<T>();
+    const T* xp = x.data_any_layout<T>();
+    T* o = out.data_any_layout<T>();
     const T s = static_cast<T>(scale), t = static_cast<T>(shift);
 #pragma omp parallel for if (n > kParallelThreshold) schedule(static)
     for (int64_t i = 0; i < n; ++i) o[i] = xp[i] * s + t;
@@ -193,8 +195,8 @@ void CpuBackend::accumulate_impl(Tensor& dst, const Tensor& src, double alpha) {
   const int64_t n = dst.numel();
   dispatch(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* d = dst.data<T>();  // data() honours the view's offset into a flat buffer
-    const T* s = src.data<T>();
+    T* d = dst.data_any_layout<T>();  // data() honours the view's offset into a flat buffer
+    const T* s = src.data_any_layout<T>();
     const T a = static_cast<T>(alpha);
     if (alpha == 1.0) {
 #pragma omp parallel for if (n > kParallelThreshold) schedule(static)

@@ -7,7 +7,11 @@
 //    'bilinear', align_corners=False) given an output size: source coordinate
 //    (dst + 0.5) * in/out - 0.5, clamped below at 0, the upper tap clamped at the edge. The
 //    backward pass scatters with the same weights, so it is the exact adjoint.
-//  - concat_channels / slice_channels along dimension 1 (copies; the result is contiguous).
+//  - concat_channels / slice_channels along dimension 1 (copies; the result is contiguous). A
+//    blocked tensor's channel ranges on whole blocks lie where a plain one's do, so the same
+//    copies serve both layouts (the entry points send only such ranges).
+// max pooling and nearest upsampling have loops of their own for blocked tensors
+// (engine/layout.h), picking and adding in the plain loops' order.
 // Work is split over (n, c) planes, so every output element is written by one thread and the
 // backward scatters are race-free and deterministic. This is the CPU twin of
 // kernels/resample.cu (written separately) and the reference it is checked against. Tested in
@@ -108,9 +112,145 @@ void for_each_plane(const Tensor& in, Tensor& out, int64_t work, Fn fn) {
   for (int64_t p = 0; p < planes; ++p) fn(p, ip + p * in_plane, op + p * out_plane);
 }
 
+// The same for blocked tensors (engine/layout.h): fn(block, in, out) for each of the N*C/16
+// [H, W, 16] blocks, whose 16 channels lie side by side at each position.
+template <class Fn>
+void for_each_block(const Tensor& in, Tensor& out, int64_t work, Fn fn) {
+  const int64_t blocks = in.size(0) * in.size(1) / kBlock;
+  const int64_t in_block = in.size(2) * in.size(3) * kBlock;
+  const int64_t out_block = out.size(2) * out.size(3) * kBlock;
+  const float* ip = in.data_any_layout<float>();
+  float* op = out.data_any_layout<float>();
+#pragma omp parallel for if (work > kParallelThreshold) schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) fn(b, ip + b * in_block, op + b * out_block);
+}
+
+// Max pooling of blocked tensors, each channel as window_argmax picks: the first maximum in
+// row-major window order, NaN winning. at[l] receives the winner's position (y * w + x).
+void blocked_window_max(const float* in, int64_t w, int64_t y0, int64_t x0, int k, float* best,
+                        int64_t* at) {
+  for (int64_t l = 0; l < kBlock; ++l) {
+    best[l] = in[(y0 * w + x0) * kBlock + l];
+    at[l] = y0 * w + x0;
+  }
+  for (int dy = 0; dy < k; ++dy)
+    for (int dx = 0; dx < k; ++dx) {
+      const int64_t pos = (y0 + dy) * w + x0 + dx;
+      for (int64_t l = 0; l < kBlock; ++l) {
+        const float v = in[pos * kBlock + l];
+        const bool take = v > best[l] || (v != v && best[l] == best[l]);
+        best[l] = take ? v : best[l];
+        at[l] = take ? pos : at[l];
+      }
+    }
+}
+
+// The models' 2x2, stride 2 window on a blocked tensor: max4 across the 16 channels at once.
+void max_pool2x2_blocked(const Tensor& x, Tensor& y) {
+  const int64_t w = x.size(3), ho = y.size(2), wo = y.size(3);
+  for_each_block(x, y, y.numel() * 4, [&](int64_t, const float* in, float* out) {
+    for (int64_t oy = 0; oy < ho; ++oy)
+      for (int64_t ox = 0; ox < wo; ++ox) {
+        const float* a = in + (2 * oy * w + 2 * ox) * kBlock;
+        const float* c = a + w * kBlock;
+        float* o = out + (oy * wo + ox) * kBlock;
+        for (int64_t l = 0; l < kBlock; ++l)
+          o[l] = max4(a[l], a[kBlock + l], c[l], c[kBlock + l]).value;
+      }
+  });
+}
+
+void max_pool2x2_backward_blocked(const Tensor& x, const Tensor& gy, Tensor& gx) {
+  const int64_t h = x.size(2), w = x.size(3), ho = gy.size(2), wo = gy.size(3);
+  const float* gyp = gy.data_any_layout<float>();
+  for_each_block(x, gx, gy.numel() * 4, [&](int64_t b, const float* in, float* out) {
+    const float* g = gyp + b * ho * wo * kBlock;
+    for (int64_t oy = 0; oy < ho; ++oy) {
+      for (int64_t ox = 0; ox < wo; ++ox) {
+        const int64_t a = (2 * oy * w + 2 * ox) * kBlock, c = a + w * kBlock;
+        const float* gv = g + (oy * wo + ox) * kBlock;
+        for (int64_t l = 0; l < kBlock; ++l) {
+          const int at =
+              max4(in[a + l], in[a + kBlock + l], in[c + l], in[c + kBlock + l]).at;
+          out[a + l] = at == 0 ? gv[l] : 0.f;
+          out[a + kBlock + l] = at == 1 ? gv[l] : 0.f;
+          out[c + l] = at == 2 ? gv[l] : 0.f;
+          out[c + kBlock + l] = at == 3 ? gv[l] : 0.f;
+        }
+      }
+      if (w % 2)  // the odd last column no window covers
+        for (int64_t r = 2 * oy; r < 2 * oy + 2; ++r)
+          std::fill(out + (r * w + w - 1) * kBlock, out + (r * w + w) * kBlock, 0.f);
+    }
+    if (h % 2) std::fill(out + (h - 1) * w * kBlock, out + h * w * kBlock, 0.f);
+  });
+}
+
+void max_pool2d_blocked(const Tensor& x, int k, int s, Tensor& y) {
+  if (k == 2 && s == 2) return max_pool2x2_blocked(x, y);
+  const int64_t w = x.size(3), ho = y.size(2), wo = y.size(3);
+  for_each_block(x, y, y.numel() * k * k, [&](int64_t, const float* in, float* out) {
+    float best[kBlock];
+    int64_t at[kBlock];
+    for (int64_t oy = 0; oy < ho; ++oy)
+      for (int64_t ox = 0; ox < wo; ++ox) {
+        blocked_window_max(in, w, oy * s, ox * s, k, best, at);
+        for (int64_t l = 0; l < kBlock; ++l) out[(oy * wo + ox) * kBlock + l] = best[l];
+      }
+  });
+}
+
+void max_pool2d_backward_blocked(const Tensor& x, const Tensor& gy, int k, int s, Tensor& gx) {
+  if (k == 2 && s == 2) return max_pool2x2_backward_blocked(x, gy, gx);
+  const int64_t w = x.size(3), ho = gy.size(2), wo = gy.size(3);
+  const int64_t gy_block = ho * wo * kBlock;
+  const float* gyp = gy.data_any_layout<float>();
+  for_each_block(x, gx, gy.numel() * k * k, [&](int64_t b, const float* in, float* out) {
+    std::fill(out, out + x.size(2) * w * kBlock, 0.f);  // windows scatter into it
+    const float* g = gyp + b * gy_block;
+    float best[kBlock];
+    int64_t at[kBlock];
+    for (int64_t oy = 0; oy < ho; ++oy)
+      for (int64_t ox = 0; ox < wo; ++ox) {
+        blocked_window_max(in, w, oy * s, ox * s, k, best, at);
+        for (int64_t l = 0; l < kBlock; ++l)
+          out[at[l] * kBlock + l] += g[(oy * wo + ox) * kBlock + l];
+      }
+  });
+}
+
+void upsample_nearest2d_blocked(const Tensor& x, int factor, Tensor& y) {
+  const int64_t w = x.size(3), ho = y.size(2), wo = y.size(3);
+  for_each_block(x, y, y.numel(), [&](int64_t, const float* in, float* out) {
+    for (int64_t oy = 0; oy < ho; ++oy)
+      for (int64_t ox = 0; ox < wo; ++ox)
+        std::copy(in + ((oy / factor) * w + ox / factor) * kBlock,
+                  in + ((oy / factor) * w + ox / factor + 1) * kBlock,
+                  out + (oy * wo + ox) * kBlock);
+  });
+}
+
+// Sums each factor x factor block in the plain loop's order (dy, then dx).
+void upsample_nearest2d_backward_blocked(const Tensor& gy, int factor, Tensor& gx) {
+  const int64_t wo = gy.size(3), h = gx.size(2), w = gx.size(3);
+  for_each_block(gy, gx, gy.numel(), [&](int64_t, const float* g, float* out) {
+    for (int64_t iy = 0; iy < h; ++iy)
+      for (int64_t ix = 0; ix < w; ++ix) {
+        float acc[kBlock] = {};
+        for (int dy = 0; dy < factor; ++dy)
+          for (int dx = 0; dx < factor; ++dx) {
+            const float* src = g + ((iy * factor + dy) * wo + ix * factor + dx) * kBlock;
+            for (int64_t l = 0; l < kBlock; ++l) acc[l] += src[l];
+          }
+        std::copy(acc, acc + kBlock, out + (iy * w + ix) * kBlock);
+      }
+  });
+}
+
 }  // namespace
 
 void CpuBackend::max_pool2d_impl(const Tensor& x, int k, int s, Tensor& y) {
+  if (x.blocked()) return max_pool2d_blocked(x, k, s, y);
   const int64_t w = x.size(3), ho = y.size(2), wo = y.size(3);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -132,6 +272,7 @@ void CpuBackend::max_pool2d_impl(const Tensor& x, int k, int s, Tensor& y) {
 
 void CpuBackend::max_pool2d_backward_impl(const Tensor& x, const Tensor& gy, int k, int s,
                                           Tensor& gx) {
+  if (x.blocked()) return max_pool2d_backward_blocked(x, gy, k, s, gx);
   const int64_t h = x.size(2), w = x.size(3), ho = gy.size(2), wo = gy.size(3);
   if (k == 2 && s == 2) {  // disjoint windows: each element written once, no scatter
     dispatch(x.dtype(), [&](auto tag) {
@@ -172,6 +313,7 @@ void CpuBackend::max_pool2d_backward_impl(const Tensor& x, const Tensor& gy, int
 }
 
 void CpuBackend::upsample_nearest2d_impl(const Tensor& x, int factor, Tensor& y) {
+  if (x.blocked()) return upsample_nearest2d_blocked(x, factor, y);
   const int64_t h = x.size(2), w = x.size(3), wo = w * factor;
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -190,6 +332,7 @@ void CpuBackend::upsample_nearest2d_impl(const Tensor& x, int factor, Tensor& y)
 }
 
 void CpuBackend::upsample_nearest2d_backward_impl(const Tensor& gy, int factor, Tensor& gx) {
+  if (gy.blocked()) return upsample_nearest2d_backward_blocked(gy, factor, gx);
   const int64_t wo = gy.size(3), h = gx.size(2), w = gx.size(3);
   dispatch(gy.dtype(), [&](auto tag) {
     using T = decltype(tag);

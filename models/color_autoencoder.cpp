@@ -1,5 +1,7 @@
 #include "models/color_autoencoder.h"
 
+#include "engine/layout.h"
+
 namespace steady {
 
 ColorAutoencoder::ColorAutoencoder() : Model({"color", 1, 2, 8}) {
@@ -35,6 +37,8 @@ Var ColorAutoencoder::forward(const Var& x, bool training) {
                    x.shape()[3] % 8 == 0,
                "color model: input must be [N,1,H,W] with H and W multiples of 8, got ",
                x.value().str());
+  // Activations between convolutions stay in oneDNN's layout on the CPU (engine/layout.h).
+  BlockedLayoutScope blocked(x.value());
   Var h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (layers_[i].upsample_before) h = upsample_nearest2d(h, 2);

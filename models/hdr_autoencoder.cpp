@@ -1,5 +1,7 @@
 #include "models/hdr_autoencoder.h"
 
+#include "engine/layout.h"
+
 namespace steady {
 
 HdrAutoencoder::HdrAutoencoder() : Model({"hdr", 3, 3, 16}) {
@@ -30,6 +32,8 @@ Var HdrAutoencoder::forward(const Var& x, bool training) {
                    x.shape()[3] % size_multiple() == 0,
                "hdr model: input must be [N,3,H,W] with H and W multiples of 16, got ",
                x.value().str());
+  // Activations between convolutions stay in oneDNN's layout on the CPU (engine/layout.h).
+  BlockedLayoutScope blocked(x.value());
   Var h = scale_shift(x, 2.0, -1.0);
   Var skips[4];
   for (int s = 0; s < 4; ++s) {
