@@ -17,7 +17,8 @@ norm's scale, shift, running mean and running variance). The step is bench_step'
                 stability  d = f(x) - f(Tx)
                 trans-inv  d = f(Tx) - T(f(x))
                 jacobian   d = (f(Tx) - T(y)) - (f(x) - y)
-Data is random (x ~ U(0, 1), y ~ U(-1, 1)); one warm-up step, then the mean over --steps. The
+Data is random (x ~ U(0, 1), y ~ U(-1, 1)); one warm-up step, then --repeat blocks of --steps
+steps: ms_per_step is the median of the blocks' means, as in bench_step. The
 warp is F.grid_sample on an affine grid (align_corners=True, zeros padding), which samples the
 same points as our inverse map. Peak memory: torch.cuda.max_memory_allocated on CUDA, the
 process's peak resident set on the CPU; neither is reset between configurations, as in
@@ -219,7 +220,7 @@ def sync(dev):
         torch.cuda.synchronize(dev)
 
 
-def bench_one(task, reg, dev, B, S, steps, fmt, compile_model=False):
+def bench_one(task, reg, dev, B, S, steps, fmt, compile_model=False, repeat=3):
     torch.manual_seed(1)
     rng = random.Random(1)
     model = make_model(task).to(dev, memory_format=fmt)
@@ -258,14 +259,18 @@ def bench_one(task, reg, dev, B, S, steps, fmt, compile_model=False):
     step()
     if compile_model:
         step()  # compilation may take more than one call (the siamese batch is 2B)
-    sync(dev)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(dev)
-    ms = (time.perf_counter() - t0) * 1e3 / steps
+    blocks = []
+    for _ in range(repeat):
+        sync(dev)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync(dev)
+        blocks.append((time.perf_counter() - t0) * 1e3 / steps)
+    ms = sorted(blocks)[(len(blocks) - 1) // 2]  # the median block (lower middle if even)
     return {"model": task, "reg": reg, "batch": B, "size": S, "ms_per_step": ms,
-            "images_per_s": B / (ms * 1e-3), "peak_mib": peak_memory_mib(dev)}, (trainable, count)
+            "ms_per_step_blocks": blocks, "images_per_s": B / (ms * 1e-3),
+            "peak_mib": peak_memory_mib(dev)}, (trainable, count)
 
 
 def write_json(path, doc):
@@ -283,7 +288,9 @@ def main():
                     help="images per batch (each regularized step runs 2x through the network)")
     ap.add_argument("--size", type=int, default=128, help="image size")
     ap.add_argument("--steps", type=int, default=5,
-                    help="timed steps per configuration (after one warm-up step)")
+                    help="timed steps per block (after one warm-up step)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="timed blocks per configuration; ms/step is the median of their means")
     ap.add_argument("--models", default="hdr,color", help="models to time, comma separated")
     ap.add_argument("--regs", default=",".join(REGS), help="regularizers to time, comma separated")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -331,7 +338,7 @@ def main():
         for reg in regs:
             try:
                 r, counts[task] = bench_one(task, reg, dev, args.batch, args.size, steps, fmt,
-                                            args.compile)
+                                            args.compile, max(1, args.repeat))
             except Exception as e:  # recorded; the other configurations still run
                 first_line = (str(e).splitlines() or [""])[0][:200]
                 r = {"model": task, "reg": reg, "error": f"{type(e).__name__}: {first_line}"}

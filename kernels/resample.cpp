@@ -20,6 +20,7 @@
 // checks in tests/test_ops.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -61,15 +62,20 @@ struct Max4 {
   T value;
   int at;
 };
+// Takes v (at position i) when it beats m; bitwise, not short-circuit: || and && would be
+// branches again.
+template <class T>
+inline void take_if_greater(Max4<T>& m, T v, int i) {
+  const bool take = (v > m.value) | ((v != v) & (m.value == m.value));
+  m.value = take ? v : m.value;
+  m.at = take ? i : m.at;
+}
 template <class T>
 inline Max4<T> max4(T a, T b, T c, T d) {
   Max4<T> m{a, 0};
-  const T v[3] = {b, c, d};
-  for (int i = 0; i < 3; ++i) {
-    const bool take = v[i] > m.value || (v[i] != v[i] && m.value == m.value);
-    m.value = take ? v[i] : m.value;
-    m.at = take ? i + 1 : m.at;
-  }
+  take_if_greater(m, b, 1);
+  take_if_greater(m, c, 2);
+  take_if_greater(m, d, 3);
   return m;
 }
 
@@ -138,24 +144,49 @@ void blocked_window_max(const float* in, int64_t w, int64_t y0, int64_t x0, int 
       const int64_t pos = (y0 + dy) * w + x0 + dx;
       for (int64_t l = 0; l < kBlock; ++l) {
         const float v = in[pos * kBlock + l];
-        const bool take = v > best[l] || (v != v && best[l] == best[l]);
+        const bool take = (v > best[l]) | ((v != v) & (best[l] == best[l]));
         best[l] = take ? v : best[l];
         at[l] = take ? pos : at[l];
       }
     }
 }
 
-// The models' 2x2, stride 2 window on a blocked tensor: max4 across the 16 channels at once.
+// The models' 2x2, stride 2 window on a blocked tensor, four channels at a time through GCC and
+// Clang vector types: written as scalar selects, the compiler kept them as branches. The same
+// rule as window_argmax (first maximum in row-major order, NaN winning).
+using Float4 = float __attribute__((vector_size(16)));
+using Int4 = int32_t __attribute__((vector_size(16)));
+inline Float4 load4(const float* p) {
+  Float4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, Float4 v) { std::memcpy(p, &v, sizeof v); }
+inline void take_if_greater4(Float4& best, Int4& at, Float4 v, int i) {
+  const Int4 take = (v > best) | ((v != v) & (best == best));
+  best = take ? v : best;
+  at = take ? Int4{i, i, i, i} : at;
+}
+// Window maxima and their positions (0..3) for 4 channels whose top-left values are at a and
+// bottom-left at c (the right neighbours kBlock further).
+inline Float4 window_max4(const float* a, const float* c, Int4& at) {
+  Float4 best = load4(a);
+  at = Int4{0, 0, 0, 0};
+  take_if_greater4(best, at, load4(a + kBlock), 1);
+  take_if_greater4(best, at, load4(c), 2);
+  take_if_greater4(best, at, load4(c + kBlock), 3);
+  return best;
+}
+
 void max_pool2x2_blocked(const Tensor& x, Tensor& y) {
   const int64_t w = x.size(3), ho = y.size(2), wo = y.size(3);
   for_each_block(x, y, y.numel() * 4, [&](int64_t, const float* in, float* out) {
     for (int64_t oy = 0; oy < ho; ++oy)
       for (int64_t ox = 0; ox < wo; ++ox) {
         const float* a = in + (2 * oy * w + 2 * ox) * kBlock;
-        const float* c = a + w * kBlock;
         float* o = out + (oy * wo + ox) * kBlock;
-        for (int64_t l = 0; l < kBlock; ++l)
-          o[l] = max4(a[l], a[kBlock + l], c[l], c[kBlock + l]).value;
+        Int4 at;
+        for (int64_t l = 0; l < kBlock; l += 4) store4(o + l, window_max4(a + l, a + w * kBlock + l, at));
       }
   });
 }
@@ -163,19 +194,20 @@ void max_pool2x2_blocked(const Tensor& x, Tensor& y) {
 void max_pool2x2_backward_blocked(const Tensor& x, const Tensor& gy, Tensor& gx) {
   const int64_t h = x.size(2), w = x.size(3), ho = gy.size(2), wo = gy.size(3);
   const float* gyp = gy.data_any_layout<float>();
+  const Float4 zero{0.f, 0.f, 0.f, 0.f};
   for_each_block(x, gx, gy.numel() * 4, [&](int64_t b, const float* in, float* out) {
     const float* g = gyp + b * ho * wo * kBlock;
     for (int64_t oy = 0; oy < ho; ++oy) {
       for (int64_t ox = 0; ox < wo; ++ox) {
         const int64_t a = (2 * oy * w + 2 * ox) * kBlock, c = a + w * kBlock;
-        const float* gv = g + (oy * wo + ox) * kBlock;
-        for (int64_t l = 0; l < kBlock; ++l) {
-          const int at =
-              max4(in[a + l], in[a + kBlock + l], in[c + l], in[c + kBlock + l]).at;
-          out[a + l] = at == 0 ? gv[l] : 0.f;
-          out[a + kBlock + l] = at == 1 ? gv[l] : 0.f;
-          out[c + l] = at == 2 ? gv[l] : 0.f;
-          out[c + kBlock + l] = at == 3 ? gv[l] : 0.f;
+        for (int64_t l = 0; l < kBlock; l += 4) {
+          Int4 at;
+          window_max4(in + a + l, in + c + l, at);
+          const Float4 v = load4(g + (oy * wo + ox) * kBlock + l);
+          store4(out + a + l, at == 0 ? v : zero);
+          store4(out + a + kBlock + l, at == 1 ? v : zero);
+          store4(out + c + l, at == 2 ? v : zero);
+          store4(out + c + kBlock + l, at == 3 ? v : zero);
         }
       }
       if (w % 2)  // the odd last column no window covers

@@ -1,14 +1,19 @@
 // bench_step: images per second for one whole training step (the forward pass of 2B images,
 // the losses, the backward pass and Adam) of each model with each regularizer, and peak memory;
 // on CUDA also the same step replayed from a CUDA graph (graph_ms_per_step).
-//   ./bench_step [--device auto|cpu|cuda] [--batch 8] [--size 128] [--steps 5] [--json]
+//   ./bench_step [--device auto|cpu|cuda] [--batch 8] [--size 128] [--steps 5] [--repeat 3] [--json]
+// ms_per_step is the median over --repeat blocks of the mean over --steps steps (the blocks'
+// means in ms_per_step_blocks): one burst of another process on a shared machine then moves one
+// block, not the figure. bench/torch_step.py times its steps the same way.
 // Data is random (the step's cost does not depend on it). Peak memory is the CUDA caching
 // allocator's peak on the GPU, the process's peak resident set on the CPU.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -40,7 +45,8 @@ int bench_main(int argc, char** argv) {
   add_bench_options(cli);
   cli.option("batch", "8", "images per batch (each step runs 2x through the network)");
   cli.option("size", "128", "image size");
-  cli.option("steps", "5", "timed steps per configuration (after one warm-up step)");
+  cli.option("steps", "5", "timed steps per block (after one warm-up step)");
+  cli.option("repeat", "3", "timed blocks per configuration; ms/step is the median of their means");
   cli.option("models", "hdr,color", "models to time, comma separated");
   cli.option("regs", "none,stability,trans-inv,jacobian", "regularizers to time, comma separated");
   if (!cli.parse(argc, argv)) return 0;
@@ -52,6 +58,7 @@ int bench_main(int argc, char** argv) {
   int failures = 0;
   const int B = static_cast<int>(cli.get_int("batch", 1, 4096)), S = static_cast<int>(cli.get_int("size", 16, 4096));
   const int steps = static_cast<int>(cli.get_int("steps", 1, 1000000));
+  const int repeat = static_cast<int>(cli.get_int("repeat", 1, 1000));
   auto split = [](const std::string& s) {
     std::vector<std::string> out;
     size_t start = 0;
@@ -123,21 +130,34 @@ int bench_main(int argc, char** argv) {
             draw_step(reg, x.shape(), device, DType::F32, rng, draws);
             run();
           }
-          backend(device).synchronize();
-          auto t0 = std::chrono::steady_clock::now();
-          for (int i = 0; i < steps; ++i) {
-            draw_step(reg, x.shape(), device, DType::F32, rng, draws);
-            run();
+          std::vector<double> block_ms;
+          for (int r = 0; r < repeat; ++r) {
+            backend(device).synchronize();
+            auto t0 = std::chrono::steady_clock::now();
+            for (int i = 0; i < steps; ++i) {
+              draw_step(reg, x.shape(), device, DType::F32, rng, draws);
+              run();
+            }
+            backend(device).synchronize();
+            block_ms.push_back(
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps);
           }
-          backend(device).synchronize();
-          return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+          return block_ms;
+        };
+        // The median block (the lower middle one for an even count).
+        auto median = [](std::vector<double> v) {
+          std::sort(v.begin(), v.end());
+          return v[(v.size() - 1) / 2];
         };
         const double reduce_s = comm.allreduce_seconds();
-        const double ms = time_steps(step, 1);
-        const double reduce_ms = (comm.allreduce_seconds() - reduce_s) * 1e3 / (steps + 1);
+        const std::vector<double> blocks = time_steps(step, 1);
+        const double ms = median(blocks);
+        const double reduce_ms =
+            (comm.allreduce_seconds() - reduce_s) * 1e3 / (int64_t(steps) * repeat + 1);
         double ips = B * comm.size() / (ms * 1e-3), mib = peak_memory_mib(device);
         nlohmann::json row = {{"model", task}, {"reg", reg_name}, {"batch", B}, {"size", S},
-                              {"ms_per_step", ms}, {"images_per_s", ips}, {"peak_mib", mib}};
+                              {"ms_per_step", ms}, {"ms_per_step_blocks", blocks},
+                              {"images_per_s", ips}, {"peak_mib", mib}};
         if (comm.distributed()) {  // --batch is per rank; images/s counts every rank's
           row["ranks"] = comm.size();
           row["allreduce_ms_per_step"] = reduce_ms;
@@ -146,7 +166,7 @@ int bench_main(int argc, char** argv) {
 #ifdef STEADY_HAVE_CUDA
         if (device == Device::CUDA && cuda::graphs_enabled_by_env() && !comm.distributed()) {
           cuda::StepGraph graph;
-          graph_ms = time_steps([&] { graph.run(step); }, 2);  // warm-up, then the capture
+          graph_ms = median(time_steps([&] { graph.run(step); }, 2));  // warm-up, then the capture
           STEADY_CHECK(graph.captured(), "the step was not captured into a CUDA graph");
           row["graph_ms_per_step"] = graph_ms;
           row["graph_images_per_s"] = B / (graph_ms * 1e-3);
