@@ -98,7 +98,7 @@ TEST_CASE("tensor: impossible shapes are clear errors, not tiny buffers") {
   CHECK(Tensor::empty({0, int64_t{1} << 40}).numel() == 0);
 }
 
-TEST_CASE("host memory: large blocks are reused, the cache stays within the peak") {
+TEST_CASE("host memory: large blocks are reused, the cache stays within twice the peak") {
   const HostAllocatorStats before = host_allocator_stats();
   const Shape big{1, 4, 512, 512};  // 4 MiB of float32: cached
   void* first = nullptr;
@@ -111,9 +111,9 @@ TEST_CASE("host memory: large blocks are reused, the cache stays within the peak
   Tensor again = Tensor::zeros(big, Device::CPU, DType::F32);
   CHECK(again.data<float>() == first);  // the freed block, not fresh pages
   CHECK(again.data<float>()[12345] == 0.f);
-  Tensor small = Tensor::zeros({100}, Device::CPU, DType::F32);  // malloc's business
+  Tensor small = Tensor::zeros({1000}, Device::CPU, DType::F32);  // below 64 KiB: malloc's
   CHECK(host_allocator_stats().bytes_in_use == before.bytes_in_use + bucket_size(4 << 20));
   const HostAllocatorStats now = host_allocator_stats();
-  CHECK(now.bytes_cached <= now.peak_bytes);
+  CHECK(now.bytes_in_use + now.bytes_cached <= 2 * now.peak_bytes);
   CHECK(reinterpret_cast<uintptr_t>(small.data<float>()) % 64 == 0);
 }

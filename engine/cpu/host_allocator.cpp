@@ -12,7 +12,7 @@
 namespace steady {
 namespace {
 
-constexpr size_t kCachedFrom = size_t(1) << 20;
+constexpr size_t kCachedFrom = size_t(64) << 10;
 constexpr size_t kAlignment = 64;
 
 void* system_alloc(size_t bytes) {
@@ -51,7 +51,7 @@ class HostCache {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stats_.bytes_in_use -= size;
-      if (stats_.bytes_cached + size <= stats_.peak_bytes) {
+      if (stats_.bytes_in_use + stats_.bytes_cached + size <= 2 * stats_.peak_bytes) {
         free_[size].push_back(ptr);
         stats_.bytes_cached += size;
         return;
