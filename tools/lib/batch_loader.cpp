@@ -1,6 +1,8 @@
 #include "tools/lib/batch_loader.h"
 
 #include <omp.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 
@@ -17,6 +19,17 @@ Rng sample_rng(uint64_t seed, int64_t step, int j) {
 // Workers run beside the training step, which already uses every core through OpenMP: their
 // own image operations stay on one thread each.
 void single_threaded_worker() { omp_set_num_threads(1); }
+
+// The prefetching workers yield the cores to the training step: under SCHED_IDLE they run on a
+// core nothing else wants (a GPU host's spare cores; on a CPU the moments the step waits for its
+// batch). At normal priority a worker preempted one of the step's OpenMP threads in the middle
+// of a parallel region, and the other thread waited at the region's barrier as long: loading
+// cost twice its CPU time (train_throughput at 64x64: 0.88 of bench_step's images/s). Linux
+// lets any thread lower itself to it; where it cannot, the worker stays as it was.
+void yield_cores_to_training() {
+  sched_param none{};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+}
 
 }  // namespace
 
@@ -95,6 +108,7 @@ void BatchLoader::prepare(int64_t step, HostBatch& out) const {
 
 void BatchLoader::worker_loop() {
   single_threaded_worker();
+  yield_cores_to_training();
   for (;;) {
     int64_t step;
     {
