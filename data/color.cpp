@@ -79,15 +79,17 @@ Shape with_channels(const Tensor& t, int64_t c) {
 // values in double (grey repeated).
 template <class T, class Fn>
 void for_each_pixel(const T* in, int64_t in_c, const ImageDims& l, Fn fn) {
+  // Two loops, not one over n * plane split with / and %: a 64-bit division per pixel cost as
+  // much as one of the pixel's pow calls (the colorization loader converts every crop).
   const int64_t total = l.n * l.plane;
-#pragma omp parallel for schedule(static) if (total > 65536)
-  for (int64_t q = 0; q < total; ++q) {
-    const int64_t b = q / l.plane, k = q % l.plane;
-    const T* src = in + b * in_c * l.plane + k;
-    double v[3];
-    for (int c = 0; c < 3; ++c) v[c] = static_cast<double>(src[(in_c == 1 ? 0 : c) * l.plane]);
-    fn(b, k, v);
-  }
+#pragma omp parallel for collapse(2) schedule(static) if (total > 65536)
+  for (int64_t b = 0; b < l.n; ++b)
+    for (int64_t k = 0; k < l.plane; ++k) {
+      const T* src = in + b * in_c * l.plane + k;
+      double v[3];
+      for (int c = 0; c < 3; ++c) v[c] = static_cast<double>(src[(in_c == 1 ? 0 : c) * l.plane]);
+      fn(b, k, v);
+    }
 }
 
 template <class T, class Fn>
