@@ -382,7 +382,8 @@ Tensor Backend::concat_channels(const std::vector<Tensor>& inputs) {
 Tensor Backend::slice_channels(const Tensor& input, int64_t begin, int64_t end) {
   const char* op = "slice_channels";
   // A blocked slice along whole blocks stays blocked; any other becomes plain.
-  const bool keep_blocked = input.blocked() && begin % kBlock == 0 && end % kBlock == 0;
+  const bool keep_blocked =
+      input.blocked() && begin % kBlock == 0 && end % kBlock == 0 && end > begin;
   const Tensor x = keep_blocked ? input : plain(input);
   check_operand(op, x, "x");
   checked_layout(op, x, "x");

@@ -139,9 +139,10 @@ Tensor Tensor::view(int64_t offset, const Shape& shape) const {
   STEADY_CHECK(offset >= 0 && offset + shape_numel(shape) <= numel(), "view: ", shape_str(shape),
                " at offset ", offset, " does not fit in ", str());
   // A blocked tensor's whole samples lie apart like a plain one's: views of samples only.
+  const int64_t sample = blocked() ? shape_[1] * shape_[2] * shape_[3] : 1;
   STEADY_CHECK(!blocked() || (shape.size() == 4 && std::equal(shape.begin() + 1, shape.end(),
                                                                shape_.begin() + 1) &&
-                              offset % (shape_[1] * shape_[2] * shape_[3]) == 0),
+                              (sample == 0 ? offset == 0 : offset % sample == 0)),
                "view: ", shape_str(shape), " at offset ", offset, " of ", str(),
                " is not a range of whole samples");
   Tensor t = *this;

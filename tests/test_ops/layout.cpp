@@ -116,6 +116,7 @@ TEST_CASE("layout: the ops that read blocked tensors give their plain values") {
   CHECK(be.slice_channels(cat, 16, 48).blocked());
   check_same(be.slice_channels(cat, 16, 48), be.slice_channels(be.concat_channels({x, y}), 16, 48));
   CHECK_FALSE(be.slice_channels(cat, 8, 24).blocked());
+  CHECK(be.slice_channels(cat, 16, 16).numel() == 0);  // empty: plain, no zero-size block
   check_same(be.slice_channels(cat, 8, 24), be.slice_channels(be.concat_channels({x, y}), 8, 24));
 
   // Batch norm: the same formulas, its sums in another order: equal to rounding.
