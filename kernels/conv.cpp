@@ -495,37 +495,51 @@ void backward_through_plain(bool transposed, const ConvGeometry& g, const Tensor
 
 }  // namespace
 
+namespace {
+
+// Both directions of both convolutions: float64 on im2col, float32 on oneDNN (through plain
+// copies where oneDNN cannot take the geometry and an operand is blocked).
+void forward_impl(bool transposed, const ConvShape& shape, const Tensor& x, const Tensor& w,
+                  const Tensor& b, Tensor& y) {
+  const ConvGeometry g = planned(shape);
+  if (x.dtype() == DType::F64) {
+    if (transposed) conv_transpose2d_typed<double>(g, x, w, b, y);
+    else conv2d_typed<double>(g, x, w, b, y);
+  } else if (blocked_without_dnnl(g, {&x, &y})) {
+    forward_through_plain(transposed, g, x, w, b, y);
+  } else if (transposed) {
+    conv_transpose2d_typed<float>(g, x, w, b, y);
+  } else {
+    conv2d_typed<float>(g, x, w, b, y);
+  }
+}
+
+void backward_impl(bool transposed, const ConvShape& shape, const Tensor& x, const Tensor& w,
+                   const Tensor& gy, ConvGrads& grads) {
+  const ConvGeometry g = planned(shape);
+  if (x.dtype() == DType::F64) conv_backward_typed<double>(transposed, g, x, w, gy, grads);
+  else if (blocked_without_dnnl(g, {&x, &gy})) backward_through_plain(transposed, g, x, w, gy, grads);
+  else conv_backward_typed<float>(transposed, g, x, w, gy, grads);
+}
+
+}  // namespace
+
 void CpuBackend::conv2d_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
                              const Tensor& b, Tensor& y) {
-  const ConvGeometry g = planned(shape);
-  if (x.dtype() == DType::F64) conv2d_typed<double>(g, x, w, b, y);
-  else if (blocked_without_dnnl(g, {&x, &y})) forward_through_plain(false, g, x, w, b, y);
-  else conv2d_typed<float>(g, x, w, b, y);
+  forward_impl(false, shape, x, w, b, y);
 }
-
 void CpuBackend::conv2d_backward_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
                                       const Tensor& gy, ConvGrads& grads) {
-  const ConvGeometry g = planned(shape);
-  if (x.dtype() == DType::F64) conv_backward_typed<double>(false, g, x, w, gy, grads);
-  else if (blocked_without_dnnl(g, {&x, &gy})) backward_through_plain(false, g, x, w, gy, grads);
-  else conv_backward_typed<float>(false, g, x, w, gy, grads);
+  backward_impl(false, shape, x, w, gy, grads);
 }
-
 void CpuBackend::conv_transpose2d_impl(const ConvShape& shape, const Tensor& x, const Tensor& w,
                                        const Tensor& b, Tensor& y) {
-  const ConvGeometry g = planned(shape);
-  if (x.dtype() == DType::F64) conv_transpose2d_typed<double>(g, x, w, b, y);
-  else if (blocked_without_dnnl(g, {&x, &y})) forward_through_plain(true, g, x, w, b, y);
-  else conv_transpose2d_typed<float>(g, x, w, b, y);
+  forward_impl(true, shape, x, w, b, y);
 }
-
 void CpuBackend::conv_transpose2d_backward_impl(const ConvShape& shape, const Tensor& x,
                                                 const Tensor& w, const Tensor& gy,
                                                 ConvGrads& grads) {
-  const ConvGeometry g = planned(shape);
-  if (x.dtype() == DType::F64) conv_backward_typed<double>(true, g, x, w, gy, grads);
-  else if (blocked_without_dnnl(g, {&x, &gy})) backward_through_plain(true, g, x, w, gy, grads);
-  else conv_backward_typed<float>(true, g, x, w, gy, grads);
+  backward_impl(true, shape, x, w, gy, grads);
 }
 
 }  // namespace steady
