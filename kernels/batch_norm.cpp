@@ -34,13 +34,24 @@ namespace {
 
 // The blocked layout ([N, C/16, H, W, 16], engine/layout.h, float32 only): the same formulas,
 // the sums in an order of their own (cpu_kernel::blocked_channel_sums).
+// y = (x - mean[c]) * scale[c] + shift[c], in double, as the plain loops.
+void blocked_normalize(const Tensor& x, const std::vector<double>& mean,
+                       const std::vector<double>& scale, const std::vector<double>& shift,
+                       Tensor& y) {
+  const float* xp = x.data_any_layout<float>();
+  float* yp = y.data_any_layout<float>();
+  const double *mp = mean.data(), *sc = scale.data(), *sh = shift.data();
+  blocked_for_each(x, [=](int64_t at, int64_t c) {
+    yp[at] = static_cast<float>((static_cast<double>(xp[at]) - mp[c]) * sc[c] + sh[c]);
+  });
+}
+
 void batch_norm_train_blocked(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                               Tensor& running_mean, Tensor& running_var, float momentum,
                               float eps, BatchNormSaved& saved, Tensor& y) {
   const int64_t channels = x.size(1);
   const double count = static_cast<double>(x.size(0) * x.size(2) * x.size(3));
   const float* xp = x.data_any_layout<float>();
-  float* yp = y.data_any_layout<float>();
   std::vector<double> mean =
       blocked_channel_sums(x, [xp](int64_t at, int64_t) { return static_cast<double>(xp[at]); });
   for (double& m : mean) m /= count;
@@ -66,10 +77,7 @@ void batch_norm_train_blocked(const Tensor& x, const Tensor& gamma, const Tensor
     saved.mean.data<float>()[c] = static_cast<float>(mean[c]);
     saved.invstd.data<float>()[c] = static_cast<float>(invstd);
   }
-  const double *sc = scale.data(), *sh = shift.data();
-  blocked_for_each(x, [=](int64_t at, int64_t c) {
-    yp[at] = static_cast<float>((static_cast<double>(xp[at]) - mp[c]) * sc[c] + sh[c]);
-  });
+  blocked_normalize(x, mean, scale, shift, y);
 }
 
 void batch_norm_eval_blocked(const Tensor& x, const Tensor& gamma, const Tensor& beta,
@@ -84,12 +92,7 @@ void batch_norm_eval_blocked(const Tensor& x, const Tensor& gamma, const Tensor&
                          static_cast<double>(eps));
     shift[c] = static_cast<double>(beta.data<float>()[c]);
   }
-  const float* xp = x.data_any_layout<float>();
-  float* yp = y.data_any_layout<float>();
-  const double *mp = mean.data(), *sc = scale.data(), *sh = shift.data();
-  blocked_for_each(x, [=](int64_t at, int64_t c) {
-    yp[at] = static_cast<float>((static_cast<double>(xp[at]) - mp[c]) * sc[c] + sh[c]);
-  });
+  blocked_normalize(x, mean, scale, shift, y);
 }
 
 void batch_norm_backward_blocked(const Tensor& x, const Tensor& gamma,
