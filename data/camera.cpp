@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/tensor_ops.h"
+
 namespace steady {
 namespace {
 
@@ -58,6 +60,7 @@ CameraParams draw_with(const std::vector<Tensor>& frames, Rng& rng, const Camera
   if (r.use_percentile) {
     const double pct = rng.uniform(r.percentile_min, r.percentile_max);
     const double level = max_channel_percentile(frames, pct);
+    p.percentile = pct;
     // An all-black image has no level to anchor; leave its exposure alone.
     p.exposure = level > 0 ? 1.0 / level : 1.0;
   } else {
@@ -129,6 +132,10 @@ Tensor apply_camera(const Tensor& hdr, const CameraParams& p, Rng* noise_rng) {
     o[i] = static_cast<float>(std::round(y * levels) / levels);
   }
   return out;
+}
+
+CameraShot expose(const Tensor& scene, const CameraParams& p, Rng* noise_rng) {
+  return {apply_camera(scene, p, noise_rng), scale(as_f32(scene), p.exposure)};
 }
 
 Tensor saturation_mask(const Tensor& x, double tau) {

@@ -26,6 +26,7 @@ namespace steady {
 
 struct CameraParams {
   double exposure = 1.0;
+  double percentile = 0.0;  // the drawn clip percentile p (0 where the exposure was fixed)
   double n = 0.9;
   double a = 0.6;
   double noise_std = 0.0;
@@ -55,6 +56,14 @@ CameraParams sample_camera(const std::vector<Tensor>& frames, Rng& rng, const Ca
 // LDR image in [0,1], float32, same shape as hdr ([C,H,W] or [N,C,H,W], CPU). noise_rng is
 // needed when p.noise_std > 0 (one normal per element, in memory order).
 Tensor apply_camera(const Tensor& hdr, const CameraParams& p, Rng* noise_rng = nullptr);
+
+// One exposure of a linear scene through the camera, the single place where the exposure is
+// applied: exposed = e * scene (the reference both training and evaluation score against, in
+// the units where the clip point is 1) and ldr = the camera's image of it (the network input).
+struct CameraShot {
+  Tensor ldr, exposed;
+};
+CameraShot expose(const Tensor& scene, const CameraParams& p, Rng* noise_rng = nullptr);
 
 // f and its inverse on [0, 1] (the inverse of 1 is 1; of values above 1 + a, infinity).
 double camera_curve(double x, double n, double a);

@@ -4,13 +4,17 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <filesystem>
 
+#include "data/camera.h"
 #include "data/image_io.h"
 #include "data/metrics.h"
 #include "engine/rng.h"
 #include "temp_dir.h"
+#include "models/hdr_autoencoder.h"
 #include "tools/lib/evaluation.h"
+#include "tools/lib/hdr_task.h"
 
 using namespace steady;
 using steady::test::TempDir;
@@ -201,4 +205,87 @@ TEST_CASE("evaluation: every sequence gets its own camera, the same in every run
   CHECK(sequence_name(a + "/") == "seq_a");
   CHECK(sequence_name("x/clip.mp4") == "clip");
   CHECK(sequence_name("x/seq_%04d.exr") == "x");
+}
+
+namespace {
+
+// An HDR sequence of T frames, log-uniform radiance over [e^-2, e^(1+brightness)], written as
+// EXR frames into dir/name; returns its frames.
+std::vector<Tensor> write_hdr_sequence(const fs::path& dir, const char* name, int T, int64_t side,
+                                       double gain, uint64_t seed) {
+  fs::create_directories(dir / name);
+  Rng scene(seed);
+  std::vector<Tensor> frames;
+  for (int t = 0; t < T; ++t) {
+    std::vector<float> v(static_cast<size_t>(3 * side * side));
+    for (float& x : v) x = static_cast<float>(gain * std::exp(3 * scene.uniform() - 2));
+    char file[32];
+    std::snprintf(file, sizeof file, "f_%02d.exr", t);
+    frames.push_back(Tensor::from_vector(v, {3, side, side}));
+    write_exr((dir / name / file).string(), frames.back());
+  }
+  return frames;
+}
+
+std::vector<float> floats(const Tensor& t) {
+  const Tensor f = t.dtype() == DType::F32 ? t : t.to(DType::F32);
+  return std::vector<float>(f.data<float>(), f.data<float>() + f.numel());
+}
+
+}  // namespace
+
+TEST_CASE("evaluation: the HDR input is the scene exposed once, the same bytes as train_hdr's samples") {
+  TempDir dir("steady_eval_once");
+  const std::vector<Tensor> frames = write_hdr_sequence(dir.path, "seq", 1, 32, 6.0, 9);
+  CameraParams cam;
+  cam.exposure = 0.37, cam.n = 0.85, cam.a = 0.7, cam.percentile = 93;  // far from e = 1
+  const Tensor& scene = frames[0];
+  std::vector<float> x(3 * 32 * 32), y(3 * 32 * 32), mask(32 * 32);
+  HdrTask::sample_of(scene, cam, x.data(), y.data(), mask.data());
+  const HdrEvalFrame f = hdr_eval_frame(scene, cam);
+  CHECK(floats(f.net_input) == x);      // the network sees the same bytes in both paths
+  CHECK(floats(f.reference_log) == y);  // and is scored against its training target
+  // The reference is the exposed scene e * scene, and the input the camera's image of it.
+  const std::vector<float> s = floats(scene), e = floats(f.exposed), ldr = floats(f.net_input);
+  for (size_t i = 0; i < s.size(); ++i) {
+    REQUIRE(e[i] == doctest::Approx(cam.exposure * s[i]).epsilon(1e-6));
+    const double want = std::round(std::min(1.0, camera_curve(cam.exposure * s[i], cam.n, cam.a)) * 255) / 255;
+    REQUIRE(ldr[i] == doctest::Approx(want).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("evaluation: the input's saturated share is the one the camera's clip percentile gives") {
+  TempDir dir("steady_eval_share");
+  // A bright scene (exposure near 0.1): a camera applied twice would saturate almost nothing.
+  const std::vector<Tensor> frames = write_hdr_sequence(dir.path, "seq_bright", 4, 32, 8.0, 5);
+  std::vector<LoadedModel> models;
+  models.push_back({"untrained.safetensors", std::make_unique<HdrAutoencoder>()});
+  Rng init(1);
+  models[0].model->finalize(Device::CPU, init);
+  EvalOptions opt;
+  opt.quiet = true;
+  opt.equivariance_every = 0;
+  const SequenceResult r = evaluate_sequence((dir.path / "seq_bright").string(), models, opt);
+  REQUIRE(r.camera.has_value());
+  const CameraParams& cam = *r.camera;
+  CHECK(cam.exposure < 0.5);
+  CHECK(cam.percentile >= 90);
+  CHECK(cam.percentile <= 99);
+  // Independently, from the scene: the pixels whose exposed max channel the camera's curve
+  // takes to a quantized value above tau = 0.95 (242.5 / 255 rounds up to 243 / 255 > 0.95).
+  const double x_tau = camera_curve_inverse(242.5 / 255, cam.n, cam.a);
+  int64_t above = 0, clipped = 0, pixels = 0;
+  for (const Tensor& f : frames) {
+    const std::vector<float> v = floats(f);
+    const size_t plane = v.size() / 3;
+    for (size_t k = 0; k < plane; ++k, ++pixels) {
+      const double m = cam.exposure * std::max({v[k], v[plane + k], v[2 * plane + k]});
+      above += m > x_tau;
+      clipped += m >= 1.0;
+    }
+  }
+  const double clip_share = static_cast<double>(clipped) / static_cast<double>(pixels);
+  CHECK(clip_share == doctest::Approx(1 - cam.percentile / 100).epsilon(0.02));  // the percentile's meaning
+  CHECK(r.saturated_share == doctest::Approx(static_cast<double>(above) / static_cast<double>(pixels)).epsilon(1e-3));
+  CHECK(r.saturated_share >= clip_share);
 }

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/image_io.h"
 #include "data/video.h"
 #include "engine/checkpoint.h"
 #include "models/hdr_autoencoder.h"
@@ -489,4 +490,106 @@ TEST_CASE("tools: bad input gives one clear line and a non-zero exit") {
     CHECK(gpu.code == 1);
     CHECK(gpu.output.find("CUDA") != std::string::npos);
   }
+}
+
+TEST_CASE("tools: eval_video on every input kind x task, with and without --json") {
+  // Two tiny models, one per task.
+  const fs::path d = workdir() / "kinds";
+  Run th = run(kTrain + (workdir() / "data").string() + " --epochs 1 --out " + (d / "hdr").string());
+  INFO(th.output);
+  REQUIRE(th.code == 0);
+  Run g = run("./gen_procedural " + (d / "photos").string() + " --train 4 --test-seqs 0 --size 32 --previews --quiet");
+  REQUIRE(g.code == 0);
+  Run tc = run("./train_color " + (d / "photos/previews").string() +
+               " --device cpu --size 32 --batch 4 --epochs 1 --out " + (d / "color").string());
+  INFO(tc.output);
+  REQUIRE(tc.code == 0);
+  Run gm = run("./gen_procedural " + (d / "mp").string() + " --train 0 --test-seqs 1 --frames 6 --size 32 --multipart --quiet");
+  REQUIRE(gm.code == 0);
+  // The same frames as PNGs (a folder and a pattern) and as a video.
+  fs::create_directories(d / "png");
+  std::vector<Tensor> frames;
+  for (int t = 0; t < 6; ++t) {
+    std::vector<float> v(3 * 32 * 32);
+    for (size_t k = 0; k < v.size(); ++k) v[k] = static_cast<float>((k * 7 + t * 13) % 255) / 255.f;
+    frames.push_back(Tensor::from_vector(v, {3, 32, 32}));
+    char name[32];
+    std::snprintf(name, sizeof name, "frame_%04d.png", t);
+    write_png((d / "png" / name).string(), frames.back());
+  }
+  std::vector<std::pair<std::string, bool>> inputs = {  // spec, HDR frames
+      {(workdir() / "data/test/seq_000").string(), true},
+      {(workdir() / "data/test/seq_000/frame_%04d.exr").string(), true},
+      {(d / "mp/test/seq_000.exr").string(), true},
+      {(d / "png").string(), false},
+      {(d / "png/frame_%04d.png").string(), false}};
+  if (ffmpeg_available()) {
+    write_video((d / "clip.mp4").string(), frames, 25);
+    inputs.push_back({(d / "clip.mp4").string(), false});
+  }
+  const std::vector<std::string> models = {"", " --model " + (d / "hdr/last.safetensors").string(),
+                                           " --model " + (d / "color/last.safetensors").string()};
+  for (const auto& [spec, hdr_frames] : inputs)
+    for (size_t m = 0; m < models.size(); ++m) {
+      const std::string cmd = "./eval_video " + spec + " --device cpu" + models[m];
+      CAPTURE(cmd);
+      Run table = run(cmd);
+      INFO(table.output);
+      CHECK(table.code == 0);
+      Run js = run(cmd + " --json");
+      INFO(js.output);
+      REQUIRE(js.code == 0);
+      const nlohmann::json s = nlohmann::json::parse(js.output)["sequences"][0];
+      CHECK(s["rows"].size() >= 1);
+      for (const auto& row : s["rows"])
+        for (const auto& [key, v] : row["values"].items()) CHECK((v.is_number() || v.is_null()));
+      const bool camera = m == 1 && hdr_frames;  // an HDR model on HDR frames draws a camera
+      CHECK(s.contains("camera") == camera);
+      if (camera) {
+        CHECK(s["camera"]["exposure"].get<double>() > 0);
+        CHECK(s["camera"]["clip_percentile"].get<double>() >= 90);
+        CHECK(s["saturated_share"].get<double>() > 0);
+        CHECK(table.output.find("clip percentile") != std::string::npos);
+      }
+    }
+}
+
+TEST_CASE("tools: --val logs val_rec, keeps the best checkpoint, and leaves the training as it was") {
+  const fs::path d = workdir() / "val";
+  Run g = run("./gen_procedural " + (d / "held").string() + " --train 6 --test-seqs 0 --size 32 --seed 8 --quiet");
+  REQUIRE(g.code == 0);
+  const std::string base = kTrain + (workdir() / "data/train").string() + " --epochs 2 --lr 1e-3";
+  Run plain = run(base + " --out " + (d / "plain").string());
+  REQUIRE(plain.code == 0);
+  Run val = run(base + " --val " + (d / "held/train").string() + " --out " + (d / "with").string());
+  INFO(val.output);
+  REQUIRE(val.code == 0);
+  CHECK(val.output.find("validation at step 0: val_rec") != std::string::npos);
+  // The validation never touches the training's draws or weights.
+  CHECK(weights(d / "plain/last.safetensors") == weights(d / "with/last.safetensors"));
+  // log.csv: a val_rec column, filled at step 0 and at each epoch's end (4 steps per epoch).
+  std::ifstream in(d / "with/log.csv");
+  std::string header, line;
+  std::getline(in, header);
+  CHECK(header.substr(header.rfind(',') + 1) == "val_rec");
+  std::vector<std::pair<long, double>> vals;
+  while (std::getline(in, line)) {
+    const std::string last = line.substr(line.rfind(',') + 1);
+    if (!last.empty()) vals.push_back({std::stol(line), std::stod(last)});
+  }
+  REQUIRE(vals.size() == 3);
+  CHECK(vals[0].first == 0);
+  CHECK(vals[1].first == 4);
+  CHECK(vals[2].first == 8);
+  for (const auto& v : vals) CHECK((std::isfinite(v.second) && v.second > 0));
+  REQUIRE(fs::exists(d / "with/best.safetensors"));
+  // The same validation twice gives the same value: the validation set is fixed.
+  Run again = run(base + " --epochs 1 --stop-after 1 --val " + (d / "held/train").string() + " --out " +
+                  (d / "again").string());
+  REQUIRE(again.code == 0);
+  CHECK(again.output.find(val.output.substr(val.output.find("validation at step 0"), 40)) != std::string::npos);
+  // A bad folder is one clear line.
+  Run bad = run(base + " --val " + (d / "missing").string() + " --out " + (d / "bad").string());
+  CHECK(bad.code == 1);
+  CHECK(bad.output.find("missing") != std::string::npos);
 }

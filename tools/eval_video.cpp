@@ -60,6 +60,18 @@ void print_table(const std::string& title, const std::vector<Column>& cols,
 
 nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+// The camera an HDR sequence was evaluated with, so that every figure can be re-derived.
+std::string camera_line(const SequenceResult& r) {
+  if (!r.camera) return "";
+  const CameraParams& c = *r.camera;
+  char b[256];
+  std::snprintf(b, sizeof b,
+                "camera: exposure %.4g (clip percentile %.2f), curve n %.3f a %.3f, %d bits; "
+                "saturated share %.2f%% (input max channel > 0.95)",
+                c.exposure, c.percentile, c.n, c.a, c.bits, 100 * r.saturated_share);
+  return b;
+}
+
 std::string now_utc() {
   const std::time_t t = std::time(nullptr);
   char b[32];
@@ -170,9 +182,11 @@ int eval_main(int argc, char** argv) {
     const SequenceResult& r = results.back();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (json) continue;
+    const std::string cam = camera_line(r);
     if (cli.positional().size() > 4) {
-      std::fprintf(stderr, "eval_video: %zu/%zu %s (%lld frames, %.1f s)\n", results.size(),
-                   cli.positional().size(), spec.c_str(), static_cast<long long>(r.frames), secs);
+      std::fprintf(stderr, "eval_video: %zu/%zu %s (%lld frames, %.1f s)%s%s\n", results.size(),
+                   cli.positional().size(), spec.c_str(), static_cast<long long>(r.frames), secs,
+                   cam.empty() ? "" : "; ", cam.c_str());
       continue;
     }
     char title[512];
@@ -180,20 +194,20 @@ int eval_main(int argc, char** argv) {
                   static_cast<long long>(r.frames), static_cast<long long>(r.width),
                   static_cast<long long>(r.height), r.fps,
                   r.has_motion ? "" : ", no stored motion (no warping error)", secs);
-    const std::vector<Column> cols = eval_columns(r.task, r.task == "sequence" && !opt.ref.empty());
+    const std::vector<Column> cols = eval_columns(r);
     std::vector<std::string> labels;
     std::vector<std::vector<std::string>> cells;
     for (const EvalRow& row : r.rows) {
       labels.push_back(row.label);
       cells.emplace_back();
-      for (const Column& c : cols) cells.back().push_back(cell(row.values.at(c.key)));
+      for (const Column& c : cols) cells.back().push_back(cell(row.value(c.key)));
     }
-    print_table(title, cols, labels, cells);
+    print_table(cam.empty() ? title : std::string(title) + "\n" + cam, cols, labels, cells);
   }
 
   // Mean and standard deviation (over sequences) of every value.
   const SequenceResult& first = results[0];
-  const std::vector<Column> cols = eval_columns(first.task, first.task == "sequence" && !opt.ref.empty());
+  const std::vector<Column> cols = eval_columns(first);
   nlohmann::json mean_rows = nlohmann::json::array();
   std::vector<std::string> labels;
   std::vector<std::vector<std::string>> cells;
@@ -204,7 +218,7 @@ int eval_main(int argc, char** argv) {
       int n = 0;
       for (const SequenceResult& r : results) {
         if (i >= r.rows.size()) continue;
-        const double v = r.rows[i].values.at(key);
+        const double v = r.rows[i].value(key);
         if (std::isfinite(v)) s += v, s2 += v * v, ++n;
       }
       const double m = n > 0 ? s / n : NAN;
@@ -215,7 +229,7 @@ int eval_main(int argc, char** argv) {
     labels.push_back(first.rows[i].label);
     cells.emplace_back();
     for (const Column& c : cols) {
-      const nlohmann::json& v = values[c.key];
+      const nlohmann::json v = values.value(c.key, nlohmann::json{{"mean", nullptr}, {"std", nullptr}});
       std::string text = v["mean"].is_null() ? "-" : cell(v["mean"].get<double>());
       if (!v["std"].is_null()) text += " +- " + cell(v["std"].get<double>());
       cells.back().push_back(text);
@@ -236,6 +250,12 @@ int eval_main(int argc, char** argv) {
     nlohmann::json s = {{"name", r.name}, {"sequence", r.source}, {"source", r.source},
                         {"frames", r.frames}, {"width", r.width}, {"height", r.height},
                         {"fps", r.fps}, {"task", r.task}, {"rows", rows}};
+    if (r.camera) {
+      const CameraParams& c = *r.camera;
+      s["camera"] = {{"exposure", c.exposure}, {"clip_percentile", c.percentile},
+                     {"curve_n", c.n}, {"curve_a", c.a}, {"bits", c.bits}, {"noise_std", c.noise_std}};
+      s["saturated_share"] = num(r.saturated_share);
+    }
     for (const auto& [k, v] : r.report.items()) s[k] = v;
     out["sequences"].push_back(s);
   }
@@ -264,7 +284,9 @@ int eval_main(int argc, char** argv) {
         "HF rms = sqrt(D / counted elements); flicker = mean |v_t - v_{t-1}|; warp error: Lai et al., "
         "with the stored true motion; equiv error = ||f(T x) - T f(x)||^2 on every Nth held-out frame "
         "(Table 1 transforms), what the trans-inv regularizer minimizes.",
-        "The virtual camera is drawn once per sequence from --seed and the sequence's name."};
+        "The virtual camera is drawn once per sequence from --seed and the sequence's name and applied "
+        "once: the input is camera(e * scene), the reference e * scene (each sequence's 'camera' "
+        "entry names e, the clip percentile and the curve)."};
     const fs::path manifest = fs::path(opt.report_dir) / "report.json";
     {
       std::ofstream f(manifest);

@@ -16,10 +16,9 @@ class ColorTask final : public TrainTask {
  public:
   ColorTask() : TrainTask({"color", 1, 2, /*has_mask=*/false, /*hdr_images=*/false}) {}
 
-  void load_sample(size_t i, const Tensor& image, int size, Rng& rng, float* x, float* y,
-                   float*) const override {
-    const int64_t plane = int64_t(size) * size;
-    ColorizationPair pair = colorization_pair(random_square_crop(image, size, rng, file(i)));
+  void sample_of_crop(const Tensor& crop, Rng&, float* x, float* y, float*) const override {
+    const int64_t plane = crop.size(1) * crop.size(2);
+    ColorizationPair pair = colorization_pair(crop);
     std::copy_n(pair.input.to(DType::F32).data<float>(), plane, x);
     std::copy_n(pair.target.to(DType::F32).data<float>(), 2 * plane, y);
   }

@@ -191,6 +191,19 @@ std::string frame_tag(int64_t t) {
 
 }  // namespace
 
+HdrEvalFrame hdr_eval_frame(const Tensor& scene, const CameraParams& cam) {
+  const CameraShot shot = expose(scene, cam);
+  HdrEvalFrame f;
+  f.net_input = shot.ldr;
+  f.exposed = shot.exposed;
+  f.input_linear = map_values(shot.ldr, [](float v) { return v * v; });
+  f.input_log = hdr_log(f.input_linear);
+  f.reference_log = hdr_log(shot.exposed);
+  f.saturated = max_channel_mask(shot.ldr, HdrAutoencoder::kTau, false);
+  f.over = max_channel_mask(shot.exposed, 1.0, true);
+  return f;
+}
+
 CameraParams sequence_camera(const std::string& spec, const SequenceReadOptions& ropt,
                              uint64_t seed, const SequenceInfo* probed) {
   const SequenceInfo info = probed ? *probed : probe_sequence(spec, ropt);
@@ -225,20 +238,28 @@ std::string sequence_name(const std::string& spec) {
   return name.empty() ? "sequence" : name;
 }
 
-std::vector<Column> eval_columns(const std::string& task, bool hdr_frames) {
-  if (task == "hdr")
+std::vector<Column> eval_columns(const SequenceResult& r) {
+  if (r.task == "hdr" && r.camera)
     return {{"psnr", "PSNR sat (dB)"},   {"s", "S sat-union"},  {"s_sat", "S sat"},
             {"s_gt", "S gt-over"},       {"s_all", "S all px"}, {"boost", "boost sat"},
             {"flicker", "flicker"},      {"warp", "warp error"}, {"equiv", "equiv error"}};
-  if (task == "color")
+  if (r.task == "hdr")  // display frames (PNG, JPG, video): the frames are the LDR input
+    return {{"psnr", "PSNR (dB)"}, {"s", "S"}, {"hf", "HF rms"}, {"flicker", "flicker"},
+            {"warp", "warp error"}, {"equiv", "equiv error"}};
+  if (r.task == "color")
     return {{"psnr", "PSNR ab (dB)"}, {"s", "S ab"}, {"hf", "HF rms ab"}, {"flicker", "flicker"},
             {"warp", "warp error"}, {"equiv", "equiv error"}};
-  if (hdr_frames)
+  if (r.hdr_frames && r.has_reference)
     return {{"psnr", "PSNR (dB)"}, {"s", "S gt-union"}, {"s_all", "S all px"},
             {"hf", "HF rms gt-union"}, {"hf_all", "HF rms"}, {"flicker", "flicker"},
             {"warp", "warp error"}};
   return {{"psnr", "PSNR (dB)"}, {"s", "S"}, {"hf", "HF rms"}, {"flicker", "flicker"},
           {"warp", "warp error"}};
+}
+
+double EvalRow::value(const std::string& key) const {
+  const auto it = values.find(key);
+  return it == values.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
 }
 
 SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedModel>& models,
@@ -254,12 +275,15 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
   res.task = models.empty() ? "sequence" : models[0].model->task();
   res.fps = opt.fps > 0 ? opt.fps : (info.fps > 0 ? info.fps : 25.0);
   res.has_motion = !info.flow.empty();
+  res.hdr_frames = info.hdr;
   const bool hdr = res.task == "hdr";
   const bool camera = hdr && info.hdr;
   const bool color = res.task == "color";
 
   CameraParams cam;
   if (camera) cam = sequence_camera(spec, ropt, opt.seed, &info);
+  if (camera) res.camera = cam;
+  int64_t saturated_count = 0, pixel_count = 0;  // hdr with a camera: input max channel > tau
 
   // Rows.
   std::vector<std::string> names, labels;
@@ -545,16 +569,16 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
     }
     const Tensor f = crop_top_left(frame, H, W);
     if (camera) {
-      const Tensor gt = scale(f, cam.exposure);
-      const Tensor ldr = apply_camera(gt, cam);
-      it.net_input = ldr;
-      const Tensor lin = map_values(ldr, [](float v) { return v * v; });
-      it.input_row = log_domain(lin);
-      if (report) it.input_display = hdr_display(lin);
-      it.ref_row = log_domain(gt);
-      if (report) it.ref_display = hdr_display(gt);
-      it.error_mask = max_channel_mask(ldr, HdrAutoencoder::kTau, false);
-      it.base_masks = {it.error_mask, max_channel_mask(gt, 1.0, true)};
+      HdrEvalFrame hf = hdr_eval_frame(f, cam);
+      it.net_input = hf.net_input;
+      it.input_row = hf.input_log;
+      it.ref_row = hf.reference_log;
+      if (report) it.input_display = hdr_display(hf.input_linear), it.ref_display = hdr_display(hf.exposed);
+      it.error_mask = hf.saturated;
+      it.base_masks = {hf.saturated, hf.over};
+      const float* m = hf.saturated.data<float>();
+      for (int64_t k = 0; k < hf.saturated.numel(); ++k) saturated_count += m[k] > 0;
+      pixel_count += hf.saturated.numel();
     } else if (hdr) {
       it.net_input = f.dtype() == DType::F32 ? f : f.to(DType::F32);
       const Tensor lin = map_values(it.net_input, [](float v) { return v * v; });
@@ -591,6 +615,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
   for (StreamScore& s : scores) s.finish();
   if (video) video->close();
   res.frames = frames;
+  if (camera) res.saturated_share = static_cast<double>(saturated_count) / static_cast<double>(std::max<int64_t>(1, pixel_count));
   STEADY_CHECK(frames >= 2, spec, ": a video needs at least 2 frames, found ", frames);
 
   // Values per row.

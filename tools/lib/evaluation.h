@@ -19,7 +19,9 @@
 //   sequence (no model): the frames are measured as they are (the log domain for HDR files),
 //       against --ref when given (HDR: masks from the reference, "gt-over" and its union).
 #pragma once
+#include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,13 +54,16 @@ struct EvalOptions {
 struct EvalRow {
   std::string name, label;                // "input", "m1", ..., "reference"
   std::map<std::string, double> values;   // by column key (NaN: not defined)
+  double value(const std::string& key) const;  // NaN where the row has no such value
 };
 
 struct SequenceResult {
   std::string name, source, task;
   int64_t frames = 0, width = 0, height = 0;
   double fps = 0;
-  bool has_motion = false, has_reference = false;
+  bool has_motion = false, has_reference = false, hdr_frames = false;
+  std::optional<CameraParams> camera;  // hdr on HDR frames: the camera drawn for the sequence
+  double saturated_share = std::numeric_limits<double>::quiet_NaN();  // of input pixels, over tau
   std::vector<EvalRow> rows;
   nlohmann::json report;  // report-file entries (stills, diff, profile, per-frame CSV, video)
 };
@@ -67,8 +72,22 @@ struct Column {
   const char* key;
   const char* label;
 };
-// The measures in table order for a task ("hdr", "color", "sequence").
-std::vector<Column> eval_columns(const std::string& task, bool hdr_frames);
+// The measures in table order for a sequence's result (its task, whether an HDR model had HDR
+// frames and a camera, whether a reference was given).
+std::vector<Column> eval_columns(const SequenceResult& r);
+
+// One HDR frame of the evaluation, the scene exposed once by the sequence's camera: the
+// network's input is the same bytes train_hdr's sample path makes of that scene and camera
+// (tools/lib/hdr_task.h), the reference is the exposed scene e * scene.
+struct HdrEvalFrame {
+  Tensor net_input;       // [3,H,W] the camera's LDR image
+  Tensor exposed;         // [3,H,W] e * scene, linear
+  Tensor input_linear;    // the linearized input x^2 (the input row)
+  Tensor input_log, reference_log;  // the input and reference rows in the log domain
+  Tensor saturated;       // [1,H,W] input max channel > tau ("sat")
+  Tensor over;            // [1,H,W] exposed max channel >= 1 ("gt-over")
+};
+HdrEvalFrame hdr_eval_frame(const Tensor& scene, const CameraParams& cam);
 
 // The virtual camera of an HDR sequence: one draw per sequence from seed and the sequence's name
 // (so every sequence gets its own exposure and curve, the same in every run), the exposure

@@ -1,7 +1,8 @@
 // What a training tool supplies to the shared trainer (tools/lib/trainer.h): which files are its
-// training images, how one training sample is made from a decoded image, and the
+// training images, how one sample is made from a crop of a decoded image, and the
 // reconstruction loss. Samples are made on the batch loader's worker threads
-// (tools/lib/batch_loader.h), so decode and load_sample must be safe to call concurrently.
+// (tools/lib/batch_loader.h), so decode and the sample functions must be safe to call
+// concurrently.
 #pragma once
 #include <string>
 #include <utility>
@@ -31,16 +32,25 @@ class TrainTask {
 
   // Finds the training files under folder; throws a clear error when there are none.
   void open(const std::string& folder);
+  // The task's image files under folder (sorted), without opening them; throws when there are none.
+  std::vector<std::string> find_files(const std::string& folder) const;
   size_t size() const { return files_.size(); }
   const std::string& file(size_t i) const { return files_[i]; }  // for messages
   // Sample i's image, decoded ([3,H,W] float32 on the CPU); the loader caches it.
   Tensor decode(size_t i) const;
 
-  // One training sample from sample i's decoded image, as size x size crops written to x
-  // [input_channels*size*size], y [target_channels*size*size] and, when has_mask(), mask
-  // [size*size]; every random draw from rng.
-  virtual void load_sample(size_t i, const Tensor& image, int size, Rng& rng, float* x, float* y,
-                           float* mask) const = 0;
+  // One training sample from sample i's decoded image: a random square crop scaled to
+  // size x size and flipped at random (random_square_crop), then sample_of_crop; every random
+  // draw from rng.
+  void load_sample(size_t i, const Tensor& image, int size, Rng& rng, float* x, float* y,
+                   float* mask) const;
+  // One validation sample, the same every time: the centred square of the image's short side
+  // scaled to size x size, no flip, and sample_of_crop drawing from Rng(seed, index).
+  void validation_sample(const Tensor& image, int size, uint64_t seed, uint64_t index, float* x,
+                         float* y, float* mask) const;
+  // The sample of a crop [3,S,S]: x [input_channels*S*S], y [target_channels*S*S] and, when
+  // has_mask(), mask [S*S]; the task's own random draws (the HDR camera) from rng.
+  virtual void sample_of_crop(const Tensor& crop, Rng& rng, float* x, float* y, float* mask) const = 0;
   // L_rec of a prediction for the whole batch (mask undefined when the task has none).
   virtual Var reconstruction_loss(const Var& prediction, const Tensor& y, const Tensor& mask) const = 0;
 

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -95,6 +96,7 @@ class Progress {
   void finish_line() {
     if (tty_) std::fprintf(stderr, "\n");
   }
+  bool on_terminal() const { return tty_; }
 
  private:
   bool tty_;
@@ -131,6 +133,77 @@ class LossSums {
   int64_t steps_ = 0;
 };
 
+// Held-out samples, made once (TrainTask::validation_sample), kept on the host.
+struct ValidationSet {
+  int64_t n = 0;
+  int size = 0;
+  std::vector<float> x, y, mask;
+};
+
+ValidationSet make_validation_set(const TrainTask& task, const std::string& folder, int size, uint64_t seed) {
+  const std::vector<std::string> files = task.find_files(folder);
+  ValidationSet v;
+  v.n = static_cast<int64_t>(files.size());
+  v.size = size;
+  const size_t plane = size_t(size) * size;
+  v.x.resize(v.n * task.input_channels() * plane);
+  v.y.resize(v.n * task.target_channels() * plane);
+  if (task.has_mask()) v.mask.resize(v.n * plane);
+  // The validation draws (the HDR camera) from their own stream, apart from the training's.
+  const uint64_t val_seed = seed ^ 0x76616c6964617465ull;
+  for (int64_t i = 0; i < v.n; ++i) {
+    try {
+      task.validation_sample(read_image(files[i], 3), size, val_seed, static_cast<uint64_t>(i),
+                             v.x.data() + i * task.input_channels() * plane,
+                             v.y.data() + i * task.target_channels() * plane,
+                             task.has_mask() ? v.mask.data() + i * plane : nullptr);
+    } catch (const std::exception& e) {
+      fail("--val: ", files[i], ": ", e.what());
+    }
+  }
+  return v;
+}
+
+// The reconstruction loss over the whole validation set with the network in inference mode
+// (running batch-norm statistics), pooled as one batch would be: chunk losses weighted by their
+// denominators (3 sum(mask) for a masked loss, the images otherwise).
+double validation_loss(const TrainTask& task, Model& model, const ValidationSet& v, int batch, Device device) {
+  NoGradGuard no_grad;
+  const int64_t plane = int64_t(v.size) * v.size, cin = task.input_channels(), cout = task.target_channels();
+  double sum = 0, weight = 0;
+  for (int64_t b0 = 0; b0 < v.n; b0 += batch) {
+    const int64_t b = std::min<int64_t>(batch, v.n - b0);
+    auto part = [&](const std::vector<float>& src, int64_t c) {
+      return Tensor::from_vector(std::vector<float>(src.begin() + b0 * c * plane, src.begin() + (b0 + b) * c * plane),
+                                 {b, c, v.size, v.size}, device);
+    };
+    const Tensor x = part(v.x, cin), y = part(v.y, cout);
+    const Tensor mask = task.has_mask() ? part(v.mask, 1) : Tensor();
+    double w = static_cast<double>(b);
+    if (task.has_mask()) {
+      double m = 0;
+      for (int64_t k = b0 * plane; k < (b0 + b) * plane; ++k) m += v.mask[k];
+      w = std::max(1.0, 3.0 * m);
+    }
+    sum += w * task.reconstruction_loss(model.forward(Var(x), false), y, mask).value().item();
+    weight += w;
+  }
+  return sum / weight;
+}
+
+// The least val_rec (the last column) in a run's log.csv; infinity where there is none.
+double least_val_rec(const std::string& log_path) {
+  std::ifstream in(log_path);
+  std::string line;
+  double best = std::numeric_limits<double>::infinity();
+  if (!std::getline(in, line) || line.find(",val_rec") == std::string::npos) return best;
+  while (std::getline(in, line)) {
+    const std::string last = line.substr(line.rfind(',') + 1);
+    if (!last.empty()) best = std::min(best, std::strtod(last.c_str(), nullptr));
+  }
+  return best;
+}
+
 RegMode parse_mode(const std::string& name) {
   for (RegMode m : {RegMode::None, RegMode::Augment, RegMode::StabilityNoise, RegMode::Stability,
                     RegMode::TransInv, RegMode::Jacobian})
@@ -141,26 +214,30 @@ RegMode parse_mode(const std::string& name) {
 
 }  // namespace
 
-void TrainTask::open(const std::string& folder) {
-  files_.clear();
+std::vector<std::string> TrainTask::find_files(const std::string& folder) const {
+  std::vector<std::string> files;
   for (const std::string& f : list_images(folder, kind_.hdr_images))
-    if (kind_.hdr_images || !has_hdr_extension(f)) files_.push_back(f);
-  STEADY_CHECK(!files_.empty(), folder, " holds no ",
+    if (kind_.hdr_images || !has_hdr_extension(f)) files.push_back(f);
+  STEADY_CHECK(!files.empty(), folder, " holds no ",
                kind_.hdr_images ? "HDR images (.exr or .hdr)" : "photos (.png or .jpg)");
+  return files;
 }
+
+void TrainTask::open(const std::string& folder) { files_ = find_files(folder); }
 
 Tensor TrainTask::decode(size_t i) const { return read_image(files_[i], 3); }
 
-Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::string& what) {
-  const int64_t C = img.size(0), H = img.size(1), W = img.size(2), short_side = std::min(H, W);
-  STEADY_CHECK(short_side >= 16, what, " is too small (", W, "x", H, ")");
-  // No up-scaling unless the image is smaller than the crop.
-  const int64_t side = short_side <= size
-                           ? short_side
-                           : size + static_cast<int64_t>(rng.below(short_side - size + 1));
-  const int64_t top = static_cast<int64_t>(rng.below(H - side + 1));
-  const int64_t left = static_cast<int64_t>(rng.below(W - side + 1));
-  const bool flip = rng.uniform() < 0.5;
+void TrainTask::load_sample(size_t i, const Tensor& image, int size, Rng& rng, float* x, float* y,
+                            float* mask) const {
+  sample_of_crop(random_square_crop(image, size, rng, file(i)), rng, x, y, mask);
+}
+
+namespace {
+
+// The side x side window at (top, left) of img [C,H,W], flipped left-right when asked, scaled
+// to size x size.
+Tensor square_crop(const Tensor& img, int size, int64_t side, int64_t top, int64_t left, bool flip) {
+  const int64_t C = img.size(0), H = img.size(1), W = img.size(2);
   // Bilinear resampling of the window straight from the image (half-pixel centres, as
   // resize_bilinear), reading only the rows and columns it needs: the window of a large photo
   // is never copied whole.
@@ -200,6 +277,29 @@ Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::stri
   return crop;
 }
 
+}  // namespace
+
+Tensor random_square_crop(const Tensor& img, int size, Rng& rng, const std::string& what) {
+  const int64_t H = img.size(1), W = img.size(2), short_side = std::min(H, W);
+  STEADY_CHECK(short_side >= 16, what, " is too small (", W, "x", H, ")");
+  // No up-scaling unless the image is smaller than the crop.
+  const int64_t side = short_side <= size
+                           ? short_side
+                           : size + static_cast<int64_t>(rng.below(short_side - size + 1));
+  const int64_t top = static_cast<int64_t>(rng.below(H - side + 1));
+  const int64_t left = static_cast<int64_t>(rng.below(W - side + 1));
+  const bool flip = rng.uniform() < 0.5;
+  return square_crop(img, size, side, top, left, flip);
+}
+
+void TrainTask::validation_sample(const Tensor& image, int size, uint64_t seed, uint64_t index,
+                                  float* x, float* y, float* mask) const {
+  const int64_t H = image.size(1), W = image.size(2), side = std::min(H, W);
+  STEADY_CHECK(side >= 16, "a validation image is too small (", W, "x", H, ")");
+  Rng rng(seed, index);
+  sample_of_crop(square_crop(image, size, side, (H - side) / 2, (W - side) / 2, false), rng, x, y, mask);
+}
+
 namespace {
 
 void add_training_options(Cli& cli) {
@@ -223,6 +323,10 @@ void add_training_options(Cli& cli) {
   cli.option("stop-after", "0", "stop after this many steps in total, as if interrupted (0: never)");
   cli.option("log-every", "10", "steps between log rows and progress updates (the losses are "
              "read back from the device only then)");
+  cli.option("val", "", "held-out images: their reconstruction loss (fixed centred crops and "
+             "camera, no augmentation, batch norm in inference mode) goes to log.csv as val_rec, and "
+             "the best checkpoint by it is kept as best.safetensors");
+  cli.option("val-every", "0", "steps between validations (0: at the end of every epoch)");
   cli.flag("summary", "print the model's layer table and parameter count, then exit");
   cli.section("machine");
   cli.option("device", "auto", "auto, cpu or cuda");
@@ -269,6 +373,8 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
   const int64_t log_every = cli.get_int("log-every", 1, kMaxSteps);
   const int workers = static_cast<int>(cli.get_int("workers", 1, 256));
   const size_t cache_bytes = static_cast<size_t>(cli.get_int("cache-mb", 0, 1 << 24)) << 20;
+  const std::string val_dir = cli.get("val");
+  const int64_t val_every = cli.get_int("val-every", 0, kMaxSteps);
   RegConfig reg;
   reg.mode = parse_mode(cli.get("reg"));
   reg.alpha = cli.get_double("alpha");
@@ -317,6 +423,10 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
   // is one error now, not an abort in the middle of an epoch. The cache is warm afterwards.
   loader.check_all();
 
+  // The validation set, made once: the same crops and cameras at every validation.
+  ValidationSet val;
+  if (!val_dir.empty()) val = make_validation_set(task, val_dir, size, seed);
+
   Rng init_rng(seed);
   model->finalize(device, init_rng);
   AdamArgs adam_args;
@@ -330,6 +440,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
                            {"size", size}, {"seed", seed}, {"data", data},
                            {"init", cli.get("init")}, {"bn", cli.get("bn")}};
   if (world > 1) config["world"] = world;  // the schedule depends on it: resume checks it
+  if (!val_dir.empty()) config["val"] = val_dir, config["val_every"] = val_every;
   if (writer) claim_run_folder(cli, out);
   // The other ranks read the run folder (resume) only once rank 0 has claimed it.
   comm.barrier();
@@ -381,14 +492,15 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
                      t == &model->params().values ? "weights" : "batch-norm statistics",
                      " hold ", v, "; nothing was saved (the last checkpoint is kept). Try a lower --lr");
   };
-  auto save = [&](const std::string& path) {
+  // with_optimizer false: weights only (best.safetensors, for use rather than for resuming).
+  auto save = [&](const std::string& path, bool with_optimizer = true) {
     if (!writer) return;  // every rank holds the same weights; one writes them
     check_finite();
     CheckpointMeta meta;
     meta.step = step;
     meta.rng_seed = seed;
     meta.config = config.dump();
-    save_checkpoint(path, model->params(), &adam, meta);
+    save_checkpoint(path, model->params(), with_optimizer ? &adam : nullptr, meta);
   };
 
   // The log holds the steps the checkpoint has: rows past it (a run killed between saves) go.
@@ -413,7 +525,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
   }
   // Each row: the means over the steps since the previous row, and the host synchronizations
   // those steps made (0 when the step runs without waiting for the device).
-  if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s,host_syncs\n";
+  if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s,host_syncs" << (val.n > 0 ? ",val_rec" : "") << "\n";
 
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
   if (writer)
@@ -424,6 +536,23 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
                               std::to_string(batch)).c_str() : "");
   Progress progress;
   LossSums sums;
+  // The best validation loss so far: on resume, the least val_rec of the log's kept rows.
+  double best_val = std::numeric_limits<double>::infinity();
+  if (val.n > 0 && step > 0) best_val = least_val_rec(out + "/log.csv");
+  auto validate = [&] {
+    const double v = validation_loss(task, *model, val, batch, device);
+    const bool better = v < best_val;
+    if (better) best_val = v;
+    if (writer)
+      std::fprintf(stderr, "%svalidation at step %lld: val_rec %.5f%s\n", progress.on_terminal() ? "\n" : "",
+                   (long long)step, v, better ? " (best so far: best.safetensors)" : "");
+    return std::make_pair(v, better);
+  };
+  if (val.n > 0 && step == 0 && writer) {  // the starting point: the curve's first value
+    const auto [v, better] = validate();
+    log << "0,0,,,,,0," << v << "\n";
+    if (better) save(out + "/best.safetensors", false);
+  }
   auto interval_start = std::chrono::steady_clock::now();
   int64_t interval_first_step = step;
   int64_t interval_syncs = host_sync_count();
@@ -499,7 +628,8 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
     // Every rank stops at the same step when any of them was signalled.
     const bool interrupted = comm.any(g_interrupted);
     const bool stopping = interrupted || (stop_after > 0 && step >= stop_after);
-    const bool log_point = step % log_every == 0 || epoch_done || stopping || step == total_steps;
+    const bool val_point = val.n > 0 && (step == total_steps || (val_every > 0 ? step % val_every == 0 : epoch_done));
+    const bool log_point = step % log_every == 0 || epoch_done || stopping || step == total_steps || val_point;
     if (log_point) {
       const int64_t syncs = host_sync_count() - interval_syncs;
       std::array<double, 3> l = sums.read_means();  // the host waits for the step here
@@ -518,11 +648,23 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
       interval_first_step = step;
       if (writer) {
         log << step << ',' << epoch << ',' << l[0] << ',' << l[1] << ',' << l[2] << ',' << ips << ','
-            << syncs << '\n';
+            << syncs;
         progress.update(static_cast<int>(epoch + 1), epochs, in_epoch + 1, steps_per_epoch, l[0],
                         l[1], l[2], ips, eta, epoch_done);
       }
     }
+    // Validation (rank 0 alone: the weights are the same on every rank) at its points and at
+    // the end; the best checkpoint is written before last, so a kill between them keeps both.
+    if (val_point) {
+      if (writer) {
+        const auto [v, better] = validate();
+        log << ',' << v;
+        if (better) save(out + "/best.safetensors", false);
+      }
+    } else if (log_point && writer && val.n > 0) {
+      log << ',';
+    }
+    if (log_point && writer) log << '\n';
     if (epoch_done) {
       char name[64];
       std::snprintf(name, sizeof name, "/epoch_%03lld.safetensors", (long long)(epoch + 1));
