@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CUDA  ?= AUTO
 
-.PHONY: deps configure build test demo demo-color data bench sanitize fuzz clean
+.PHONY: deps configure build test demo demo-color data bench pretrain sanitize fuzz clean
 
 deps:
 	@scripts/deps.sh
@@ -25,6 +25,10 @@ demo: build
 
 demo-color: build data
 	@BUILD=$(BUILD) scripts/demo-color.sh
+
+# The shipped baselines (pretrained/) trained again from nothing and compared by sha256.
+pretrain: build data
+	@BUILD=$(BUILD) scripts/pretrain.sh
 
 bench: build
 	@$(BUILD)/bench_ops

@@ -593,3 +593,47 @@ TEST_CASE("tools: --val logs val_rec, keeps the best checkpoint, and leaves the 
   CHECK(bad.code == 1);
   CHECK(bad.output.find("missing") != std::string::npos);
 }
+
+TEST_CASE("tools: --patience stops at the first validation that makes it run out, and resume knows") {
+  const fs::path d = workdir() / "patience";
+  Run g = run("./gen_procedural " + (d / "held").string() + " --train 4 --test-seqs 0 --size 32 --seed 9 --quiet");
+  REQUIRE(g.code == 0);
+  // 16 images and a high learning rate: the validation loss wanders, so runs of no improvement occur.
+  const std::string cmd = kTrain + (workdir() / "data/train").string() + " --epochs 25 --lr 5e-3 --patience 2 --val " +
+                          (d / "held/train").string() + " --out " + (d / "run").string();
+  Run r = run(cmd);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::ifstream in(d / "run/log.csv");
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::pair<long, double>> vals;
+  while (std::getline(in, line)) {
+    const std::string last = line.substr(line.rfind(',') + 1);
+    if (!last.empty()) vals.push_back({std::stol(line), std::stod(last)});
+  }
+  // Replay the rule on the log: the run ends at the first validation with 2 since the best.
+  double best = INFINITY;
+  int since = 0;
+  size_t end = vals.size() - 1;
+  for (size_t i = 0; i < vals.size(); ++i) {
+    if (vals[i].second < best) best = vals[i].second, since = 0;
+    else ++since;
+    if (since >= 2) {
+      end = i;
+      break;
+    }
+  }
+  CHECK(end == vals.size() - 1);
+  const bool stopped = vals.back().first < 100;  // 25 epochs of 4 steps
+  CHECK(stopped == (r.output.find("has not improved for 2 validations") != std::string::npos));
+  if (stopped) {
+    Run again = run(cmd + " --resume");
+    INFO(again.output);
+    CHECK(again.code == 0);
+    CHECK(again.output.find("nothing to resume") != std::string::npos);
+  }
+  Run bad = run(kTrain + (workdir() / "data/train").string() + " --patience 2 --out " + (d / "bad").string());
+  CHECK(bad.code == 1);
+  CHECK(bad.output.find("--patience needs --val") != std::string::npos);
+}

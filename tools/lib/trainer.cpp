@@ -191,17 +191,25 @@ double validation_loss(const TrainTask& task, Model& model, const ValidationSet&
   return sum / weight;
 }
 
-// The least val_rec (the last column) in a run's log.csv; infinity where there is none.
-double least_val_rec(const std::string& log_path) {
+// The least val_rec (the last column) in a run's log.csv (infinity where there is none) and
+// the validations after it.
+struct ValidationHistory {
+  double best = std::numeric_limits<double>::infinity();
+  int64_t since_best = 0;
+};
+ValidationHistory read_validation_history(const std::string& log_path) {
   std::ifstream in(log_path);
   std::string line;
-  double best = std::numeric_limits<double>::infinity();
-  if (!std::getline(in, line) || line.find(",val_rec") == std::string::npos) return best;
+  ValidationHistory h;
+  if (!std::getline(in, line) || line.find(",val_rec") == std::string::npos) return h;
   while (std::getline(in, line)) {
     const std::string last = line.substr(line.rfind(',') + 1);
-    if (!last.empty()) best = std::min(best, std::strtod(last.c_str(), nullptr));
+    if (last.empty()) continue;
+    const double v = std::strtod(last.c_str(), nullptr);
+    if (v < h.best) h.best = v, h.since_best = 0;
+    else ++h.since_best;
   }
-  return best;
+  return h;
 }
 
 RegMode parse_mode(const std::string& name) {
@@ -327,6 +335,8 @@ void add_training_options(Cli& cli) {
              "camera, no augmentation, batch norm in inference mode) goes to log.csv as val_rec, and "
              "the best checkpoint by it is kept as best.safetensors");
   cli.option("val-every", "0", "steps between validations (0: at the end of every epoch)");
+  cli.option("patience", "0", "with --val: stop once this many validations in a row have not "
+             "improved on the best (0: run every epoch)");
   cli.flag("summary", "print the model's layer table and parameter count, then exit");
   cli.section("machine");
   cli.option("device", "auto", "auto, cpu or cuda");
@@ -375,6 +385,8 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
   const size_t cache_bytes = static_cast<size_t>(cli.get_int("cache-mb", 0, 1 << 24)) << 20;
   const std::string val_dir = cli.get("val");
   const int64_t val_every = cli.get_int("val-every", 0, kMaxSteps);
+  const int64_t patience = cli.get_int("patience", 0, kMaxSteps);
+  STEADY_CHECK(patience == 0 || !val_dir.empty(), "--patience needs --val");
   RegConfig reg;
   reg.mode = parse_mode(cli.get("reg"));
   reg.alpha = cli.get_double("alpha");
@@ -440,7 +452,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
                            {"size", size}, {"seed", seed}, {"data", data},
                            {"init", cli.get("init")}, {"bn", cli.get("bn")}};
   if (world > 1) config["world"] = world;  // the schedule depends on it: resume checks it
-  if (!val_dir.empty()) config["val"] = val_dir, config["val_every"] = val_every;
+  if (!val_dir.empty()) config["val"] = val_dir, config["val_every"] = val_every, config["patience"] = patience;
   if (writer) claim_run_folder(cli, out);
   // The other ranks read the run folder (resume) only once rank 0 has claimed it.
   comm.barrier();
@@ -536,13 +548,22 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
                               std::to_string(batch)).c_str() : "");
   Progress progress;
   LossSums sums;
-  // The best validation loss so far: on resume, the least val_rec of the log's kept rows.
-  double best_val = std::numeric_limits<double>::infinity();
-  if (val.n > 0 && step > 0) best_val = least_val_rec(out + "/log.csv");
+  // The best validation loss so far and the validations since it: on resume, from the log's
+  // kept rows.
+  ValidationHistory history;
+  if (val.n > 0 && step > 0) history = read_validation_history(out + "/log.csv");
+  if (patience > 0 && history.since_best >= patience) {
+    if (writer)
+      std::fprintf(stderr, "%s stopped at step %lld when its validation loss had not improved for %lld "
+                   "validations; nothing to resume\n", out.c_str(), (long long)step, (long long)patience);
+    return 0;
+  }
+  double& best_val = history.best;
   auto validate = [&] {
     const double v = validation_loss(task, *model, val, batch, device);
     const bool better = v < best_val;
-    if (better) best_val = v;
+    if (better) best_val = v, history.since_best = 0;
+    else ++history.since_best;
     if (writer)
       std::fprintf(stderr, "%svalidation at step %lld: val_rec %.5f%s\n", progress.on_terminal() ? "\n" : "",
                    (long long)step, v, better ? " (best so far: best.safetensors)" : "");
@@ -655,12 +676,15 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
     }
     // Validation (rank 0 alone: the weights are the same on every rank) at its points and at
     // the end; the best checkpoint is written before last, so a kill between them keeps both.
+    bool converged = false;
     if (val_point) {
       if (writer) {
         const auto [v, better] = validate();
         log << ',' << v;
         if (better) save(out + "/best.safetensors", false);
       }
+      // Every rank stops with rank 0 (the only one that validates).
+      converged = comm.any(patience > 0 && history.since_best >= patience && step < total_steps);
     } else if (log_point && writer && val.n > 0) {
       log << ',';
     }
@@ -671,6 +695,16 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
       save(out + name);
       save(last);
       log.flush();
+    }
+    if (converged && !stopping) {
+      save(last);
+      log.flush();
+      progress.finish_line();
+      if (writer)
+        std::fprintf(stderr, "validation loss has not improved for %lld validations: stopped at step %lld; "
+                     "the best is %s (val_rec %.5f)\n", (long long)patience, (long long)step,
+                     (out + "/best.safetensors").c_str(), best_val);
+      return 0;
     }
     if (stopping) {
       save(last);
