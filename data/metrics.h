@@ -38,7 +38,9 @@
 // - Colorization: over a and b (Sec. 4.3), in ab/110.
 // - One virtual camera per sequence (exposure percentile pooled over its frames), drawn from
 //   the seed and the sequence's name, so sequences differ and a sequence scores the same in
-//   every run.
+//   every run, and applied once (data/camera.h, expose()): the network sees camera(e * scene),
+//   as in training, and is scored against e * scene. (Before 2026-12-08 the evaluation exposed
+//   twice, camera(e^2 * scene) against e * scene.)
 // - Test sequences (data/procedural.h): features on smooth random paths, sometimes occluded by
 //   beams, slow enough (motion_scale) that the high-pass leaves little of the true motion.
 // - Reported over sequences as mean and standard deviation; the comparison that isolates a

@@ -289,6 +289,12 @@ def page(m, plots):
         info = ", ".join(f"{k} {seq[k]:g}" for k in ("frames", "fps") if seq.get(k) is not None)
         if seq.get("width") and seq.get("height"):
             info += f", {seq['width']}x{seq['height']}"
+        cam = seq.get("camera")
+        if cam:  # the camera the sequence was evaluated with, so its figures can be re-derived
+            info += (f"; camera: exposure {cam['exposure']:.4g} (clip percentile {cam['clip_percentile']:.2f}),"
+                     f" curve n {cam['curve_n']:.3f} a {cam['curve_a']:.3f}")
+            if seq.get("saturated_share") is not None:
+                info += f"; saturated share {100 * seq['saturated_share']:.2f}%"
         out.append(table(f"<a href=\"#seq{k}\">{e(seq['name'])}</a> "
                          f"<span class=\"note\">{e(seq.get('source') or '')} {e(info)}</span>",
                          m["columns"], seq["rows"], fmt))

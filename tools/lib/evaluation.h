@@ -5,8 +5,10 @@
 // Rows: the input, each model, and the reference (the ground truth) when there is one. What
 // they are depends on the task:
 //   hdr (an HDR model, HDR frames):  the frames are the scene; a virtual camera drawn per
-//       sequence (seed and the sequence's name, pooled over its frames) makes the LDR input;
-//       the ground truth is the exposed scene. Measures in the log domain log(max(v,0) + 1/255).
+//       sequence (seed and the sequence's name, pooled over its frames) exposes it once
+//       (expose(), as train_hdr's samples): the LDR input is camera(e * scene), the ground
+//       truth the exposed scene e * scene. The result names the camera and the share of input
+//       pixels above tau. Measures in the log domain log(max(v,0) + 1/255).
 //       The input row is the linearized LDR x^2. Masks for S: the pixels the input saturates
 //       (max_c x > tau = 0.95) per frame ("sat"), the same widened to the union over the
 //       Gaussian's support ("sat-union": the protocol's mask), and the pixels the ground truth
