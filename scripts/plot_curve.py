@@ -36,8 +36,8 @@ def main():
     fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 3.8), squeeze=False)
     for ax, run in zip(axes[0], runs):
         steps, rec, vsteps, val = read(run)
-        # The training loss is noisy per row: a running mean over 50 rows beside it.
-        k = 50
+        # The training loss is noisy per row: a running mean over a 25th of the rows beside it.
+        k = max(1, len(rec) // 25)
         smooth = [sum(rec[max(0, i - k + 1):i + 1]) / len(rec[max(0, i - k + 1):i + 1]) for i in range(len(rec))]
         ax.plot(steps, rec, color="0.8", lw=0.5, label="training rec (per log row)")
         ax.plot(steps, smooth, color="black", lw=1, label=f"training rec (mean of {k} rows)")

@@ -53,7 +53,7 @@ PRESETS = {
                   batch=8, base_lr=1e-4, tune_lr=1e-4),
 }
 # eval_video's columns kept per point (the model's row, mean over the test sequences).
-METRICS = ["psnr", "s", "equiv", "flicker", "hf"]
+METRICS = ["psnr", "psnr_display", "s", "equiv", "flicker", "hf"]
 
 
 def point_name(setting, alpha, seed):

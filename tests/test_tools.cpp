@@ -226,7 +226,7 @@ TEST_CASE("tools: train_hdr DATA takes gen_procedural's folder, eval_video score
   CHECK(rows[0]["name"] == "input");
   CHECK(rows[1]["name"] == "m1");
   CHECK(rows[2]["name"] == "reference");
-  for (const char* key : {"psnr", "s", "s_sat", "s_gt", "s_all", "hf", "flicker", "warp", "equiv"}) {
+  for (const char* key : {"psnr", "psnr_display", "s", "s_sat", "s_gt", "s_all", "hf", "flicker", "warp", "equiv"}) {
     CAPTURE(key);
     CHECK(rows[1]["values"][key].is_number());  // motion is known: a warping error too
   }

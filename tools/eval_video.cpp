@@ -279,7 +279,8 @@ int eval_main(int argc, char** argv) {
         "HDR: values in the log domain log(max(v, 0) + 1/255). 'sat' = pixels the LDR input saturates "
         "(max channel > 0.95) in that frame; 'sat-union' = the same, widened to the union over the "
         "Gaussian's support (+-3 sigma frames); 'gt-over' = pixels whose ground truth is above the "
-        "camera's clip point. PSNR over 'sat', pooled over frames.",
+        "camera's clip point. PSNR over 'sat', pooled over frames; 'PSNR sat display' the same pixels "
+        "in the report's view (-3 stops, gamma 2.2, clamped to [0, 1]), peak 1.",
         "Colorization: a and b of CIE Lab in the network's units ab/110, PSNR with peak 2.",
         "HF rms = sqrt(D / counted elements); flicker = mean |v_t - v_{t-1}|; warp error: Lai et al., "
         "with the stored true motion; equiv error = ||f(T x) - T f(x)||^2 on every Nth held-out frame "

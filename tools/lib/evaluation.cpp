@@ -240,7 +240,7 @@ std::string sequence_name(const std::string& spec) {
 
 std::vector<Column> eval_columns(const SequenceResult& r) {
   if (r.task == "hdr" && r.camera)
-    return {{"psnr", "PSNR sat (dB)"},   {"s", "S sat-union"},  {"s_sat", "S sat"},
+    return {{"psnr", "PSNR sat (dB)"},   {"psnr_display", "PSNR sat display"}, {"s", "S sat-union"},  {"s_sat", "S sat"},
             {"s_gt", "S gt-over"},       {"s_all", "S all px"}, {"boost", "boost sat"},
             {"flicker", "flicker"},      {"warp", "warp error"}, {"equiv", "equiv error"}};
   if (r.task == "hdr")  // display frames (PNG, JPG, video): the frames are the LDR input
@@ -370,6 +370,10 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
   // HDR: how far each row lifts the saturated pixels above the input (mean log excess), so
   // models can be compared at matched highlight brightness (S depends on it).
   std::vector<double> boost_sum(n_rows, 0.0), boost_n(n_rows, 0.0);
+  // HDR: PSNR in a display-referred domain as well, the report's view (-3 stops, gamma 2.2,
+  // clamped to [0, 1]), over the same saturated pixels: the log domain weighs a highlight's
+  // error by its ratio, the display view by what a viewer of that exposure would see.
+  std::vector<SquaredError> display_error(n_rows);
   std::vector<Rng> equiv_rng(models.size(), Rng(opt.seed ^ fnv1a(res.name) ^ 0x9e3779b97f4a7c15ull));
 
   FrameQueue* ref_queue = nullptr;
@@ -460,6 +464,9 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
       for (size_t r = 0; r < n_rows; ++r)
         scores[r].push(rows[r][i], r == ref_row ? Tensor() : ref, it.error_mask, it.flow);
       if (camera) {
+        const Tensor ref_view = hdr_display(linear_from_log(ref));
+        for (size_t r = 0; r < n_rows; ++r)
+          if (r != ref_row) display_error[r].add(hdr_display(linear_from_log(rows[r][i])), ref_view, it.error_mask);
         const float* m = it.error_mask.data<float>();
         const int64_t plane = H * W, C = rows[0][i].size(0);
         const float* in = rows[0][i].data<float>();
@@ -628,6 +635,7 @@ SequenceResult evaluate_sequence(const std::string& spec, std::vector<LoadedMode
       return ep > 0 ? std::sqrt(eg / ep) : (eg > 0 ? std::numeric_limits<double>::infinity() : kNaN);
     };
     row.values["psnr"] = r == ref_row || !has_ref ? kNaN : s.error.psnr(color ? 2.0 : 1.0);
+    if (camera) row.values["psnr_display"] = r == ref_row ? kNaN : display_error[r].psnr(1.0);
     row.values["flicker"] = s.flicker();
     row.values["warp"] = s.warping_error();
     row.values["hf_all"] = s.rms_highpass(0);
