@@ -7,7 +7,7 @@
 #   scripts/pretrain.sh [hdr|color]...   (default both; BUILD=build, PRETRAIN_DIR=$BUILD/pretrain)
 #   CHECK_ONLY=1 scripts/pretrain.sh     compare the run folders already there, train nothing
 # HDR: 10,000 procedural images and 500 held out (another seed), 64x64, batch 8, Adam 2e-3,
-# at most 20 epochs (the paper trains 50, Table 2; 20 is what one CPU core gives in about 70
+# at most 20 epochs (the paper trains 50, Table 2; 20 is what one CPU core gives in about 80
 # minutes, and the validation curve says whether more would have helped).
 # Colorization: the 55 face crops of data/real/faces/johns (`make data`), every fifth held out
 # (11), the other 44 each copied 10 times so that an epoch is 55 steps; 64x64, batch 8,
