@@ -12,19 +12,10 @@ import json
 import math
 import sys
 
+from grid_table import fmt, mean_sd
+
 KEYS = [("psnr", "PSNR sat (dB)"), ("psnr_display", "PSNR sat display (dB)"), ("s", "S sat-union"),
         ("equiv", "equiv error")]
-
-
-def mean_sd(xs):
-    m = sum(xs) / len(xs)
-    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
-    return m, sd
-
-
-def fmt(xs, digits):
-    m, sd = mean_sd(xs)
-    return f"{m:.{digits}f} ± {sd:.{digits}f}"
 
 
 def change(key, a, b):  # a relative to b: a difference for PSNR, a ratio otherwise

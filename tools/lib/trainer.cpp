@@ -133,60 +133,60 @@ class LossSums {
   int64_t steps_ = 0;
 };
 
-// Held-out samples, made once (TrainTask::validation_sample), kept on the host.
-struct ValidationSet {
-  int64_t n = 0;
-  int size = 0;
-  std::vector<float> x, y, mask;
+// Held-out samples, made once (TrainTask::validation_sample) and cut into batches on the
+// device, each with its weight in the pooled loss: the denominator of its reconstruction loss
+// (3 sum(mask) for a masked loss, the images otherwise), so that the weighted mean of the batch
+// losses is the loss of the whole set as one batch.
+struct ValidationBatch {
+  Tensor x, y, mask;
+  double weight = 0;
 };
+using ValidationSet = std::vector<ValidationBatch>;
 
-ValidationSet make_validation_set(const TrainTask& task, const std::string& folder, int size, uint64_t seed) {
+ValidationSet make_validation_set(const TrainTask& task, const std::string& folder, int size, uint64_t seed,
+                                  int batch, Device device) {
   const std::vector<std::string> files = task.find_files(folder);
-  ValidationSet v;
-  v.n = static_cast<int64_t>(files.size());
-  v.size = size;
-  const size_t plane = size_t(size) * size;
-  v.x.resize(v.n * task.input_channels() * plane);
-  v.y.resize(v.n * task.target_channels() * plane);
-  if (task.has_mask()) v.mask.resize(v.n * plane);
+  const int64_t n = static_cast<int64_t>(files.size()), plane = int64_t(size) * size;
+  const int64_t cin = task.input_channels(), cout = task.target_channels();
   // The validation draws (the HDR camera) from their own stream, apart from the training's.
   const uint64_t val_seed = seed ^ 0x76616c6964617465ull;
-  for (int64_t i = 0; i < v.n; ++i) {
-    try {
-      task.validation_sample(read_image(files[i], 3), size, val_seed, static_cast<uint64_t>(i),
-                             v.x.data() + i * task.input_channels() * plane,
-                             v.y.data() + i * task.target_channels() * plane,
-                             task.has_mask() ? v.mask.data() + i * plane : nullptr);
-    } catch (const std::exception& e) {
-      fail("--val: ", files[i], ": ", e.what());
+  ValidationSet set;
+  for (int64_t b0 = 0; b0 < n; b0 += batch) {
+    const int64_t b = std::min<int64_t>(batch, n - b0);
+    std::vector<float> x(b * cin * plane), y(b * cout * plane), mask(task.has_mask() ? b * plane : 0);
+    for (int64_t j = 0; j < b; ++j) {
+      const std::string& file = files[b0 + j];
+      try {
+        task.validation_sample(read_image(file, 3), size, val_seed, static_cast<uint64_t>(b0 + j),
+                               x.data() + j * cin * plane, y.data() + j * cout * plane,
+                               task.has_mask() ? mask.data() + j * plane : nullptr);
+      } catch (const std::exception& e) {
+        fail("--val: ", file, ": ", e.what());
+      }
     }
+    ValidationBatch vb;
+    vb.weight = static_cast<double>(b);
+    if (task.has_mask()) {
+      double m = 0;
+      for (float v : mask) m += v;
+      vb.weight = std::max(1.0, 3.0 * m);
+      vb.mask = Tensor::from_vector(mask, {b, 1, size, size}, device);
+    }
+    vb.x = Tensor::from_vector(x, {b, cin, size, size}, device);
+    vb.y = Tensor::from_vector(y, {b, cout, size, size}, device);
+    set.push_back(std::move(vb));
   }
-  return v;
+  return set;
 }
 
 // The reconstruction loss over the whole validation set with the network in inference mode
-// (running batch-norm statistics), pooled as one batch would be: chunk losses weighted by their
-// denominators (3 sum(mask) for a masked loss, the images otherwise).
-double validation_loss(const TrainTask& task, Model& model, const ValidationSet& v, int batch, Device device) {
+// (running batch-norm statistics).
+double validation_loss(const TrainTask& task, Model& model, const ValidationSet& set) {
   NoGradGuard no_grad;
-  const int64_t plane = int64_t(v.size) * v.size, cin = task.input_channels(), cout = task.target_channels();
   double sum = 0, weight = 0;
-  for (int64_t b0 = 0; b0 < v.n; b0 += batch) {
-    const int64_t b = std::min<int64_t>(batch, v.n - b0);
-    auto part = [&](const std::vector<float>& src, int64_t c) {
-      return Tensor::from_vector(std::vector<float>(src.begin() + b0 * c * plane, src.begin() + (b0 + b) * c * plane),
-                                 {b, c, v.size, v.size}, device);
-    };
-    const Tensor x = part(v.x, cin), y = part(v.y, cout);
-    const Tensor mask = task.has_mask() ? part(v.mask, 1) : Tensor();
-    double w = static_cast<double>(b);
-    if (task.has_mask()) {
-      double m = 0;
-      for (int64_t k = b0 * plane; k < (b0 + b) * plane; ++k) m += v.mask[k];
-      w = std::max(1.0, 3.0 * m);
-    }
-    sum += w * task.reconstruction_loss(model.forward(Var(x), false), y, mask).value().item();
-    weight += w;
+  for (const ValidationBatch& vb : set) {
+    sum += vb.weight * task.reconstruction_loss(model.forward(Var(vb.x), false), vb.y, vb.mask).value().item();
+    weight += vb.weight;
   }
   return sum / weight;
 }
@@ -437,7 +437,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
 
   // The validation set, made once: the same crops and cameras at every validation.
   ValidationSet val;
-  if (!val_dir.empty()) val = make_validation_set(task, val_dir, size, seed);
+  if (!val_dir.empty()) val = make_validation_set(task, val_dir, size, seed, batch, device);
 
   Rng init_rng(seed);
   model->finalize(device, init_rng);
@@ -537,7 +537,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
   }
   // Each row: the means over the steps since the previous row, and the host synchronizations
   // those steps made (0 when the step runs without waiting for the device).
-  if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s,host_syncs" << (val.n > 0 ? ",val_rec" : "") << "\n";
+  if (step == 0) log << "step,epoch,loss,rec,reg,images_per_s,host_syncs" << (!val.empty() ? ",val_rec" : "") << "\n";
 
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
   if (writer)
@@ -551,25 +551,24 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
   // The best validation loss so far and the validations since it: on resume, from the log's
   // kept rows.
   ValidationHistory history;
-  if (val.n > 0 && step > 0) history = read_validation_history(out + "/log.csv");
+  if (!val.empty() && step > 0) history = read_validation_history(out + "/log.csv");
   if (patience > 0 && history.since_best >= patience) {
     if (writer)
       std::fprintf(stderr, "%s stopped at step %lld when its validation loss had not improved for %lld "
                    "validations; nothing to resume\n", out.c_str(), (long long)step, (long long)patience);
     return 0;
   }
-  double& best_val = history.best;
   auto validate = [&] {
-    const double v = validation_loss(task, *model, val, batch, device);
-    const bool better = v < best_val;
-    if (better) best_val = v, history.since_best = 0;
+    const double v = validation_loss(task, *model, val);
+    const bool better = v < history.best;
+    if (better) history.best = v, history.since_best = 0;
     else ++history.since_best;
     if (writer)
       std::fprintf(stderr, "%svalidation at step %lld: val_rec %.5f%s\n", progress.on_terminal() ? "\n" : "",
                    (long long)step, v, better ? " (best so far: best.safetensors)" : "");
     return std::make_pair(v, better);
   };
-  if (val.n > 0 && step == 0 && writer) {  // the starting point: the curve's first value
+  if (!val.empty() && step == 0 && writer) {  // the starting point: the curve's first value
     const auto [v, better] = validate();
     log << "0,0,,,,,0," << v << "\n";
     if (better) save(out + "/best.safetensors", false);
@@ -649,7 +648,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
     // Every rank stops at the same step when any of them was signalled.
     const bool interrupted = comm.any(g_interrupted);
     const bool stopping = interrupted || (stop_after > 0 && step >= stop_after);
-    const bool val_point = val.n > 0 && (step == total_steps || (val_every > 0 ? step % val_every == 0 : epoch_done));
+    const bool val_point = !val.empty() && (step == total_steps || (val_every > 0 ? step % val_every == 0 : epoch_done));
     const bool log_point = step % log_every == 0 || epoch_done || stopping || step == total_steps || val_point;
     if (log_point) {
       const int64_t syncs = host_sync_count() - interval_syncs;
@@ -685,7 +684,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
       }
       // Every rank stops with rank 0 (the only one that validates).
       converged = comm.any(patience > 0 && history.since_best >= patience && step < total_steps);
-    } else if (log_point && writer && val.n > 0) {
+    } else if (log_point && writer && !val.empty()) {
       log << ',';
     }
     if (log_point && writer) log << '\n';
@@ -703,7 +702,7 @@ int train(TrainTask& task, const Cli& cli, Collective& comm) {
       if (writer)
         std::fprintf(stderr, "validation loss has not improved for %lld validations: stopped at step %lld; "
                      "the best is %s (val_rec %.5f)\n", (long long)patience, (long long)step,
-                     (out + "/best.safetensors").c_str(), best_val);
+                     (out + "/best.safetensors").c_str(), history.best);
       return 0;
     }
     if (stopping) {
